@@ -1,0 +1,16 @@
+//! Compiles the `.proto` files under `protos/` with protox (pure Rust), so a
+//! build needs nothing outside cargo.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "protos/perftools/profile.proto",
+        "protos/types/v1/types.proto",
+        "protos/push/v1/push.proto",
+    ];
+    for f in files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let fds = protox::compile(files, ["protos"])?;
+    prost_build::Config::new().compile_fds(fds)?;
+    Ok(())
+}

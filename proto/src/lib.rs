@@ -1,0 +1,36 @@
+//! # flarego-proto
+//!
+//! Protobuf definitions FlareGo speaks, and the Rust types generated from
+//! them at build time (by `protox` + `prost-build`, no system `protoc`).
+//! No logic lives here.
+//!
+//! - [`pprof`]: the pprof `Profile` message (Go's `net/http/pprof` output and
+//!   what every Pyroscope client sends).
+//! - [`push::v1`]: Pyroscope's `push.v1.PusherService/Push` request and response.
+//! - [`types::v1`]: label pairs shared by the push API.
+
+/// `perftools.*` packages.
+pub mod perftools {
+    /// The pprof profile format (`perftools.profiles`).
+    pub mod profiles {
+        include!(concat!(env!("OUT_DIR"), "/perftools.profiles.rs"));
+    }
+}
+
+/// `types.*` packages.
+pub mod types {
+    /// Label pairs (`types.v1`).
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/types.v1.rs"));
+    }
+}
+
+/// `push.*` packages.
+pub mod push {
+    /// Pyroscope's push API (`push.v1`).
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/push.v1.rs"));
+    }
+}
+
+pub use perftools::profiles as pprof;

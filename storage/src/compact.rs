@@ -1,0 +1,235 @@
+//! Compaction: turns sealed hot windows into Parquet files.
+//!
+//! Samples are summed per (window, series, stack), split by tenant and UTC
+//! hour, sorted by series then stack then time (long runs for RLE and
+//! dictionary encoding), and written zstd-compressed. Stacks that no cold
+//! file holds yet go into one stacks file per compaction. The caller lists
+//! the files in the manifest; until then they are invisible.
+
+use crate::arrays::{self, MetricRows, SampleRows, SeriesColumns};
+use crate::error::{Error, Result};
+use crate::hot::HotWindow;
+use crate::ids::StackId;
+use crate::intern::StackTable;
+use crate::manifest::{FileEntry, FileKind};
+use crate::model::{MetricKey, SeriesKey};
+use crate::paths::{ColdPath, hour_start};
+use arrow::buffer::ScalarBuffer;
+use arrow::record_batch::RecordBatch;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// What to compact and with which dictionaries.
+pub struct CompactArgs<'a> {
+    pub store: &'a dyn ObjectStore,
+    pub windows: &'a [HotWindow],
+    pub series: &'a [Arc<SeriesKey>],
+    pub metric_series: &'a [Arc<MetricKey>],
+    pub stacks: &'a StackTable,
+    pub window_ns: i64,
+    pub generation: u64,
+}
+
+/// Files written by one compaction and the stacks they first persisted.
+pub struct CompactOutput {
+    pub files: Vec<FileEntry>,
+    pub new_stacks: Vec<StackId>,
+}
+
+/// Writes the windows' rows as Parquet files.
+pub async fn compact(args: CompactArgs<'_>) -> Result<CompactOutput> {
+    let mut files = Vec::new();
+    let first_window = args.windows.iter().map(|w| w.start.0).min().unwrap_or(0);
+
+    // Samples: sum per (window, series, stack), group per (tenant, hour).
+    let mut sums: HashMap<(i64, u32, u64), i64> = HashMap::new();
+    for w in args.windows {
+        for c in &w.samples {
+            for i in 0..c.len() {
+                *sums.entry((w.start.0, c.series[i], c.stacks[i])).or_default() += c.values[i];
+            }
+        }
+    }
+    let mut referenced: HashSet<u64> = HashSet::new();
+    let mut groups: BTreeMap<(String, i64), Vec<(i64, u32, u64, i64)>> = BTreeMap::new();
+    for ((win, series, stack), value) in sums {
+        let Some(key) = args.series.get(series as usize) else {
+            continue;
+        };
+        referenced.insert(stack);
+        groups
+            .entry((key.tenant.0.clone(), hour_start(win)))
+            .or_default()
+            .push((win, series, stack, value));
+    }
+    for ((tenant, hour), rows) in groups {
+        let (batch, min_t, max_t) = sorted_samples(&rows, args.series, args.window_ns)?;
+        let path = ColdPath::Partitioned {
+            tenant: tenant.clone(),
+            hour_start_ns: hour,
+            kind: FileKind::Samples,
+            first_window_ns: first_window,
+            generation: args.generation,
+        };
+        let bytes = write_parquet(args.store, &path, &batch).await?;
+        files.push(FileEntry {
+            path: path.to_string(),
+            kind: FileKind::Samples,
+            tenant: Some(tenant),
+            min_time_ns: min_t,
+            max_time_ns: max_t,
+            rows: batch.num_rows() as u64,
+            bytes,
+        });
+    }
+
+    // Stacks no cold file holds yet.
+    let mut new_stacks = args
+        .stacks
+        .unpersisted(referenced.into_iter().map(StackId));
+    new_stacks.sort_by_key(|(id, _)| *id);
+    if !new_stacks.is_empty() {
+        let batch = arrays::stacks_batch(&new_stacks)?;
+        let path = ColdPath::Stacks {
+            generation: args.generation,
+        };
+        let bytes = write_parquet(args.store, &path, &batch).await?;
+        files.push(FileEntry {
+            path: path.to_string(),
+            kind: FileKind::Stacks,
+            tenant: None,
+            min_time_ns: 0,
+            max_time_ns: 0,
+            rows: batch.num_rows() as u64,
+            bytes,
+        });
+    }
+
+    // Metrics: kept point by point, grouped per (tenant, hour).
+    let mut mgroups: BTreeMap<(String, i64), Vec<(u32, i64, f64)>> = BTreeMap::new();
+    for w in args.windows {
+        for c in &w.metrics {
+            for i in 0..c.len() {
+                let Some(key) = args.metric_series.get(c.series[i] as usize) else {
+                    continue;
+                };
+                mgroups
+                    .entry((key.tenant.0.clone(), hour_start(w.start.0)))
+                    .or_default()
+                    .push((c.series[i], c.times[i], c.values[i]));
+            }
+        }
+    }
+    for ((tenant, hour), rows) in mgroups {
+        let (batch, min_t, max_t) = sorted_metrics(rows, args.metric_series)?;
+        let path = ColdPath::Partitioned {
+            tenant: tenant.clone(),
+            hour_start_ns: hour,
+            kind: FileKind::Metrics,
+            first_window_ns: first_window,
+            generation: args.generation,
+        };
+        let bytes = write_parquet(args.store, &path, &batch).await?;
+        files.push(FileEntry {
+            path: path.to_string(),
+            kind: FileKind::Metrics,
+            tenant: Some(tenant),
+            min_time_ns: min_t,
+            max_time_ns: max_t,
+            rows: batch.num_rows() as u64,
+            bytes,
+        });
+    }
+
+    Ok(CompactOutput {
+        files,
+        new_stacks: new_stacks.into_iter().map(|(id, _)| id).collect(),
+    })
+}
+
+/// Renumbers the series of `rows` densely in key order, so the files'
+/// dictionaries hold only what they use and rows sort by series key.
+fn rank_series<K: Ord>(used: impl Iterator<Item = u32>, keys: &[Arc<K>]) -> (Vec<Arc<K>>, HashMap<u32, u32>) {
+    let mut ids: Vec<u32> = used.collect::<HashSet<_>>().into_iter().collect();
+    ids.sort_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
+    let local: Vec<Arc<K>> = ids.iter().map(|i| keys[*i as usize].clone()).collect();
+    let rank = ids.iter().enumerate().map(|(r, i)| (*i, r as u32)).collect();
+    (local, rank)
+}
+
+fn sorted_samples(
+    rows: &[(i64, u32, u64, i64)],
+    series: &[Arc<SeriesKey>],
+    window_ns: i64,
+) -> Result<(RecordBatch, i64, i64)> {
+    let (local, rank) = rank_series(rows.iter().map(|r| r.1), series);
+    let mut ranked: Vec<(u32, u64, i64, i64)> = rows
+        .iter()
+        .map(|(w, s, st, v)| (rank[s], *st, *w, *v))
+        .collect();
+    ranked.sort_unstable();
+    let min_t = ranked.iter().map(|r| r.2).min().unwrap_or(0);
+    let max_t = ranked.iter().map(|r| r.2).max().unwrap_or(0);
+    let sample_rows = SampleRows {
+        time: ScalarBuffer::from(ranked.iter().map(|r| r.2).collect::<Vec<_>>()),
+        duration_ns: window_ns,
+        series: ScalarBuffer::from(ranked.iter().map(|r| r.0).collect::<Vec<_>>()),
+        stacks: ScalarBuffer::from(ranked.iter().map(|r| r.1).collect::<Vec<_>>()),
+        values: ScalarBuffer::from(ranked.iter().map(|r| r.3).collect::<Vec<_>>()),
+    };
+    let cols = SeriesColumns::for_samples(&local);
+    Ok((arrays::samples_batch(&sample_rows, &cols, None)?, min_t, max_t))
+}
+
+fn sorted_metrics(
+    rows: Vec<(u32, i64, f64)>,
+    series: &[Arc<MetricKey>],
+) -> Result<(RecordBatch, i64, i64)> {
+    let (local, rank) = rank_series(rows.iter().map(|r| r.0), series);
+    let mut ranked: Vec<(u32, i64, f64)> = rows.iter().map(|(s, t, v)| (rank[s], *t, *v)).collect();
+    ranked.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let min_t = ranked.iter().map(|r| r.1).min().unwrap_or(0);
+    let max_t = ranked.iter().map(|r| r.1).max().unwrap_or(0);
+    let metric_rows = MetricRows {
+        time: ScalarBuffer::from(ranked.iter().map(|r| r.1).collect::<Vec<_>>()),
+        series: ScalarBuffer::from(ranked.iter().map(|r| r.0).collect::<Vec<_>>()),
+        values: ScalarBuffer::from(ranked.iter().map(|r| r.2).collect::<Vec<_>>()),
+    };
+    let cols = SeriesColumns::for_metrics(&local);
+    Ok((arrays::metrics_batch(&metric_rows, &cols, None)?, min_t, max_t))
+}
+
+/// Writer settings of every cold file: zstd, dictionaries, large row groups.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build()
+}
+
+/// Encodes `batch` as one Parquet file and puts it at `path` (atomically).
+pub async fn write_parquet(store: &dyn ObjectStore, path: &ColdPath, batch: &RecordBatch) -> Result<u64> {
+    let name = path.to_string();
+    let perr = |source| Error::Parquet {
+        path: name.clone(),
+        source,
+    };
+    let mut buf = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties()))
+        .map_err(perr)?;
+    w.write(batch).map_err(perr)?;
+    w.close().map_err(perr)?;
+    let len = buf.len() as u64;
+    store
+        .put(&path.to_path(), PutPayload::from(buf))
+        .await
+        .map_err(|source| Error::ObjectStore {
+            path: name.clone(),
+            source,
+        })?;
+    Ok(len)
+}

@@ -1,0 +1,213 @@
+//! The compactor: seals closed hot windows, writes them to Parquet through
+//! [`crate::compact`], lists the files in a new manifest, drops the windows
+//! from memory and releases the WAL segments no window still needs.
+//!
+//! Also owns start-up housekeeping of the cold tier: deleting files no
+//! manifest lists (left by a crash between a file put and the manifest
+//! put) and loading cold stacks into the [`StackTable`].
+
+use crate::compact::{self, CompactArgs};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::hot::HotWindow;
+use crate::ids::{Lsn, StackId};
+use crate::intern::StackTable;
+use crate::manifest::{FileKind, MANIFEST_PATH, Manifest};
+use arrow::array::{AsArray, ListArray, StringArray};
+use arrow::datatypes::UInt64Type;
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt, path::Path};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// What one compaction did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct CompactionReport {
+    pub windows: usize,
+    pub files: usize,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Starts the periodic compactor.
+pub(crate) fn spawn(engine: Engine) {
+    let interval = engine.config().compaction_interval;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if Arc::strong_count(&engine.inner) <= 2 {
+                // Only this task and the WAL writer hold the engine: stop.
+                break;
+            }
+            if let Err(e) = run(&engine, false).await {
+                engine.stats().compaction_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "compaction failed; windows stay hot and are retried");
+            }
+        }
+    });
+}
+
+/// Compacts closed windows (all windows when `all`).
+pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> {
+    let _guard = engine.inner.compaction.lock().await;
+    let window_ns = engine.inner.window_ns;
+    let cfg = engine.config();
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let retention = cfg.hot_retention.as_nanos().min(i64::MAX as u128) as i64;
+
+    // Seal: move windows out of `hot` under the lock.
+    let (sealed, manifest) = {
+        let mut st = engine.write_state();
+        let applied = st.applied;
+        let mut total: usize = st.hot.values().map(HotWindow::bytes).sum();
+        let keys: Vec<_> = st.hot.keys().copied().collect();
+        let newest = keys.last().copied();
+        for k in keys {
+            let closed = k.0.saturating_add(window_ns).saturating_add(retention) <= now;
+            let over_budget = total > cfg.hot_max_bytes && Some(k) != newest;
+            if all || closed || over_budget {
+                if let Some(w) = st.hot.remove(&k) {
+                    total -= w.bytes();
+                    st.persisting.push((w, applied));
+                }
+            }
+        }
+        if st.persisting.is_empty() {
+            return Ok(CompactionReport::default());
+        }
+        (st.persisting.clone(), st.manifest.clone())
+    };
+
+    let windows: Vec<HotWindow> = sealed.iter().map(|(w, _)| w.clone()).collect();
+    let generation = manifest.generation + 1;
+    let series = engine.inner.series.snapshot();
+    let metric_series = engine.inner.metric_series.snapshot();
+    let out = compact::compact(CompactArgs {
+        store: engine.store().as_ref(),
+        windows: &windows,
+        series: &series,
+        metric_series: &metric_series,
+        stacks: engine.stacks(),
+        window_ns,
+        generation,
+    })
+    .await?;
+
+    let mut next = (*manifest).clone();
+    next.generation = generation;
+    for (w, through) in &sealed {
+        let e = next.persisted_through.entry(w.start.0).or_insert(0);
+        *e = (*e).max(through.0);
+    }
+    let report = CompactionReport {
+        windows: sealed.len(),
+        files: out.files.len(),
+        rows: out.files.iter().filter(|f| f.kind == FileKind::Samples).map(|f| f.rows).sum(),
+        bytes: out.files.iter().map(|f| f.bytes).sum(),
+    };
+    next.files.extend(out.files);
+    next.store(engine.store().as_ref()).await?;
+
+    // Publish: the files replace the sealed windows in one step.
+    let release = {
+        let mut st = engine.write_state();
+        st.manifest = Arc::new(next);
+        let n = sealed.len();
+        st.persisting.drain(..n);
+        engine.stacks().mark_persisted(out.new_stacks.iter().copied());
+        let oldest = st
+            .hot
+            .values()
+            .chain(st.persisting.iter().map(|(w, _)| w))
+            .map(|w| w.min_lsn)
+            .min();
+        match oldest {
+            Some(l) => Lsn(l.0.saturating_sub(1)),
+            None => st.applied,
+        }
+    };
+    engine.release_wal(release).await;
+    engine.stats().compactions.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        windows = report.windows,
+        files = report.files,
+        rows = report.rows,
+        bytes = report.bytes,
+        generation,
+        "windows compacted to parquet"
+    );
+    Ok(report)
+}
+
+/// Deletes Parquet files the manifest does not list.
+pub(crate) async fn remove_orphans(store: &dyn ObjectStore, manifest: &Manifest) -> Result<()> {
+    let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    let objects: Vec<_> = store
+        .list(None)
+        .try_collect()
+        .await
+        .map_err(|source| Error::ObjectStore {
+            path: "/".into(),
+            source,
+        })?;
+    for o in objects {
+        let p = o.location.to_string();
+        if p.ends_with(".parquet") && !listed.contains(p.as_str()) && p != MANIFEST_PATH {
+            tracing::warn!(path = %p, "deleting parquet file no manifest lists (left by a crash)");
+            store
+                .delete(&o.location)
+                .await
+                .map_err(|source| Error::ObjectStore { path: p, source })?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads every cold stacks file into `stacks`.
+pub(crate) async fn load_stacks(
+    store: &dyn ObjectStore,
+    manifest: &Manifest,
+    stacks: &StackTable,
+) -> Result<()> {
+    for f in manifest.files_of(FileKind::Stacks, None) {
+        let perr = |source| Error::Parquet {
+            path: f.path.clone(),
+            source,
+        };
+        let bytes = store
+            .get(&Path::from(f.path.as_str()))
+            .await
+            .map_err(|source| Error::ObjectStore {
+                path: f.path.clone(),
+                source,
+            })?
+            .bytes()
+            .await
+            .map_err(|source| Error::ObjectStore {
+                path: f.path.clone(),
+                source,
+            })?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .map_err(perr)?
+            .build()
+            .map_err(perr)?;
+        for batch in reader {
+            let batch = batch?;
+            let ids = batch.column(0).as_primitive::<UInt64Type>();
+            let lists: &ListArray = batch.column(1).as_list();
+            let mut decoded = Vec::with_capacity(ids.len());
+            for i in 0..ids.len() {
+                let l = lists.value(i);
+                let names: &StringArray = l.as_string();
+                let frames: Vec<Arc<str>> = names.iter().map(|n| Arc::from(n.unwrap_or(""))).collect();
+                decoded.push((StackId(ids.value(i)), frames));
+            }
+            stacks.insert_all(decoded.iter().map(|(id, f)| (*id, f.as_slice())), true);
+        }
+    }
+    Ok(())
+}

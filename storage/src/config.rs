@@ -1,0 +1,56 @@
+//! Storage configuration: plain structs with the documented defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the cold tier's Parquet files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColdStoreConfig {
+    /// A local directory (default: `<data_dir>/parquet`).
+    LocalDir(Option<PathBuf>),
+    /// Process memory; for tests. Lost on exit.
+    InMemory,
+}
+
+/// Configuration of the storage engine.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Root of the WAL and (by default) of the cold tier. Default `./flarego-data`.
+    pub data_dir: PathBuf,
+    /// Length of a time window. Default 10 s.
+    pub window: Duration,
+    /// How long a closed window stays in memory before it is compacted to
+    /// Parquet. Default 60 s.
+    pub hot_retention: Duration,
+    /// Hot windows beyond this many bytes of rows are compacted early,
+    /// oldest first. Default 1 GiB.
+    pub hot_max_bytes: usize,
+    /// A WAL segment is closed once it reaches this size. Default 64 MiB.
+    pub wal_segment_bytes: u64,
+    /// How often the compactor looks for windows to persist. Default 2 s.
+    pub compaction_interval: Duration,
+    pub cold: ColdStoreConfig,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("./flarego-data"),
+            window: Duration::from_secs(10),
+            hot_retention: Duration::from_secs(60),
+            hot_max_bytes: 1 << 30,
+            wal_segment_bytes: 64 << 20,
+            compaction_interval: Duration::from_secs(2),
+            cold: ColdStoreConfig::LocalDir(None),
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn wal_dir(&self) -> PathBuf {
+        self.data_dir.join("wal")
+    }
+    pub fn window_ns(&self) -> i64 {
+        self.window.as_nanos().clamp(1, i64::MAX as u128) as i64
+    }
+}

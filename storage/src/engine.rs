@@ -1,0 +1,363 @@
+//! The storage engine: WAL, hot windows and cold files behind one handle.
+//!
+//! [`Engine::write`] hands a raw payload and its decoded [`WriteBatch`] to
+//! the WAL writer thread, which logs a group of writes, syncs, applies them
+//! to the hot windows in LSN order and only then answers. Readers take a
+//! [`TierSnapshot`]: the hot windows, the windows being persisted and the
+//! manifest, all under one lock, so every row is in exactly one of them.
+
+use crate::compactor;
+use crate::config::{ColdStoreConfig, StorageConfig};
+use crate::error::{Error, Result};
+use crate::hot::{HotWindow, MetricChunk, SampleChunk};
+use crate::ids::{Lsn, WindowStart};
+use crate::intern::{SeriesTable, StackTable};
+use crate::manifest::Manifest;
+use crate::model::{MetricKey, SeriesKey, WriteBatch};
+use crate::wal::Wal;
+use crate::writer::{self, WalCommand};
+use arrow::buffer::ScalarBuffer;
+use object_store::ObjectStore;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, oneshot};
+
+/// Decodes a WAL payload again on replay.
+pub type ReplayDecoder = dyn Fn(&[u8], &StackTable) -> std::result::Result<WriteBatch, String> + Send + Sync;
+
+/// Windows in memory and the cold manifest, changed together.
+#[derive(Debug, Default)]
+pub(crate) struct TierState {
+    pub hot: BTreeMap<WindowStart, HotWindow>,
+    /// Sealed windows being written to Parquet, with the applied LSN at
+    /// sealing time. Still readable until the manifest lists their files.
+    pub persisting: Vec<(HotWindow, Lsn)>,
+    pub manifest: Arc<Manifest>,
+    pub applied: Lsn,
+}
+
+/// A consistent view for one query.
+#[derive(Debug, Clone)]
+pub struct TierSnapshot {
+    /// Hot and persisting windows.
+    pub hot: Vec<HotWindow>,
+    pub manifest: Arc<Manifest>,
+    pub series: Vec<Arc<SeriesKey>>,
+    pub metric_series: Vec<Arc<MetricKey>>,
+    pub window_ns: i64,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    pub wal_records: AtomicU64,
+    pub wal_bytes: AtomicU64,
+    pub wal_syncs: AtomicU64,
+    pub replayed_records: AtomicU64,
+    pub replay_failures: AtomicU64,
+    pub compactions: AtomicU64,
+    pub compaction_failures: AtomicU64,
+    pub rows_written: AtomicU64,
+}
+
+pub(crate) struct Inner {
+    pub config: StorageConfig,
+    pub window_ns: i64,
+    pub store: Arc<dyn ObjectStore>,
+    pub state: RwLock<TierState>,
+    pub stacks: Arc<StackTable>,
+    pub series: SeriesTable<SeriesKey>,
+    pub metric_series: SeriesTable<MetricKey>,
+    pub stats: EngineStats,
+    pub compaction: tokio::sync::Mutex<()>,
+    writer: mpsc::Sender<WalCommand>,
+}
+
+/// Handle to the storage engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Rows of one batch, grouped per window, ready to push.
+pub struct PreparedWrite {
+    samples: Vec<(WindowStart, SampleChunk)>,
+    metrics: Vec<(WindowStart, MetricChunk)>,
+}
+
+impl Engine {
+    /// Opens (or creates) the data directory: loads the manifest and the
+    /// cold stacks, replays the WAL with `decode`, then starts the WAL
+    /// writer and the compactor.
+    pub async fn open(config: StorageConfig, decode: Arc<ReplayDecoder>) -> Result<Engine> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let store = open_store(&config)?;
+        let manifest = Manifest::load(store.as_ref()).await?;
+        compactor::remove_orphans(store.as_ref(), &manifest).await?;
+        let stacks = Arc::new(StackTable::default());
+        compactor::load_stacks(store.as_ref(), &manifest, &stacks).await?;
+
+        let (tx, rx) = mpsc::channel(4096);
+        let inner = Arc::new(Inner {
+            window_ns: config.window_ns(),
+            config: config.clone(),
+            store,
+            state: RwLock::new(TierState {
+                manifest: Arc::new(manifest),
+                ..Default::default()
+            }),
+            stacks,
+            series: SeriesTable::default(),
+            metric_series: SeriesTable::default(),
+            stats: EngineStats::default(),
+            compaction: tokio::sync::Mutex::new(()),
+            writer: tx,
+        });
+        let engine = Engine { inner };
+
+        let wal = {
+            let e = engine.clone();
+            let wal_dir = config.wal_dir();
+            let seg = config.wal_segment_bytes;
+            tokio::task::spawn_blocking(move || e.replay(&wal_dir, seg, decode.as_ref()))
+                .await
+                .map_err(|e| Error::Replay {
+                    lsn: 0,
+                    reason: e.to_string(),
+                })??
+        };
+        writer::spawn(engine.clone(), wal, rx);
+        compactor::spawn(engine.clone());
+        Ok(engine)
+    }
+
+    fn replay(&self, dir: &std::path::Path, seg: u64, decode: &ReplayDecoder) -> Result<Wal> {
+        let manifest = self.read_state().manifest.clone();
+        Wal::open(dir, seg, |lsn, payload| {
+            self.inner.stats.replayed_records.fetch_add(1, Ordering::Relaxed);
+            match decode(payload, &self.inner.stacks) {
+                Ok(batch) => {
+                    let prepared = self.prepare(&batch);
+                    self.apply(lsn, prepared, Some(&manifest));
+                }
+                Err(reason) => {
+                    self.inner.stats.replay_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(lsn = lsn.0, %reason, "WAL record no longer decodes; skipped");
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Logs `payload`, applies `batch` to the hot tier, and returns the LSN
+    /// once both are done.
+    pub async fn write(&self, payload: Vec<u8>, batch: WriteBatch) -> Result<Lsn> {
+        let (reply, rx) = oneshot::channel();
+        let rows = batch.sample_rows();
+        let prepared = self.prepare(&batch);
+        self.inner
+            .writer
+            .send(WalCommand::Write {
+                payload,
+                prepared,
+                rows,
+                reply,
+            })
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
+        rx.await.map_err(|_| Error::ShuttingDown)?
+    }
+
+    /// Interns series and builds one chunk per window, outside any lock.
+    pub(crate) fn prepare(&self, batch: &WriteBatch) -> PreparedWrite {
+        self.inner
+            .stacks
+            .insert_all(batch.stacks.iter().map(|(id, f)| (*id, f.as_ref())), false);
+        let w = self.inner.window_ns;
+        let mut samples: HashMap<WindowStart, (Vec<u32>, Vec<u64>, Vec<i64>)> = HashMap::new();
+        for s in &batch.series {
+            if s.samples.is_empty() {
+                continue;
+            }
+            let idx = self.inner.series.intern(&s.key);
+            let e = samples
+                .entry(WindowStart::containing(s.time_ns, w))
+                .or_default();
+            for (stack, v) in &s.samples {
+                e.0.push(idx);
+                e.1.push(stack.0);
+                e.2.push(*v);
+            }
+        }
+        let mut metrics: HashMap<WindowStart, (Vec<u32>, Vec<i64>, Vec<f64>)> = HashMap::new();
+        for m in &batch.metrics {
+            let idx = self.inner.metric_series.intern(&m.key);
+            let e = metrics
+                .entry(WindowStart::containing(m.time_ns, w))
+                .or_default();
+            e.0.push(idx);
+            e.1.push(m.time_ns);
+            e.2.push(m.value);
+        }
+        PreparedWrite {
+            samples: samples
+                .into_iter()
+                .map(|(w, (a, b, c))| {
+                    (
+                        w,
+                        SampleChunk {
+                            series: ScalarBuffer::from(a),
+                            stacks: ScalarBuffer::from(b),
+                            values: ScalarBuffer::from(c),
+                        },
+                    )
+                })
+                .collect(),
+            metrics: metrics
+                .into_iter()
+                .map(|(w, (a, b, c))| {
+                    (
+                        w,
+                        MetricChunk {
+                            series: ScalarBuffer::from(a),
+                            times: ScalarBuffer::from(b),
+                            values: ScalarBuffer::from(c),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Pushes prepared rows into the hot windows. On replay, rows of windows
+    /// the manifest says already hold this record are skipped.
+    pub(crate) fn apply(&self, lsn: Lsn, p: PreparedWrite, replay: Option<&Manifest>) {
+        let mut st = self.write_state();
+        for (w, chunk) in p.samples {
+            if replay.is_some_and(|m| m.is_persisted(w, lsn)) {
+                continue;
+            }
+            st.hot
+                .entry(w)
+                .or_insert_with(|| HotWindow::new(w, lsn))
+                .push_samples(lsn, chunk);
+        }
+        for (w, chunk) in p.metrics {
+            if replay.is_some_and(|m| m.is_persisted(w, lsn)) {
+                continue;
+            }
+            st.hot
+                .entry(w)
+                .or_insert_with(|| HotWindow::new(w, lsn))
+                .push_metrics(lsn, chunk);
+        }
+        st.applied = st.applied.max(lsn);
+    }
+
+    /// A consistent view of hot and cold data for one query.
+    pub fn snapshot(&self) -> TierSnapshot {
+        let (hot, manifest) = {
+            let st = self.read_state();
+            let mut hot: Vec<HotWindow> = st.hot.values().cloned().collect();
+            hot.extend(st.persisting.iter().map(|(w, _)| w.clone()));
+            (hot, st.manifest.clone())
+        };
+        TierSnapshot {
+            hot,
+            manifest,
+            series: self.inner.series.snapshot(),
+            metric_series: self.inner.metric_series.snapshot(),
+            window_ns: self.inner.window_ns,
+        }
+    }
+
+    /// Persists every hot window now, whether closed or not.
+    pub async fn flush(&self) -> Result<compactor::CompactionReport> {
+        compactor::run(self, true).await
+    }
+
+    pub fn stacks(&self) -> &Arc<StackTable> {
+        &self.inner.stacks
+    }
+
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &StorageConfig {
+        &self.inner.config
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.inner.stats
+    }
+
+    /// Rows and bytes held in memory by hot (and persisting) windows.
+    pub fn hot_usage(&self) -> HotUsage {
+        let st = self.read_state();
+        let windows = st.hot.values().chain(st.persisting.iter().map(|(w, _)| w));
+        let mut u = HotUsage::default();
+        for w in windows {
+            u.windows += 1;
+            u.sample_rows += w.sample_rows();
+            u.metric_rows += w.metric_rows();
+            u.bytes += w.bytes();
+        }
+        u
+    }
+
+    pub(crate) fn read_state(&self) -> std::sync::RwLockReadGuard<'_, TierState> {
+        self.inner.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, TierState> {
+        self.inner.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) async fn release_wal(&self, through: Lsn) {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .inner
+            .writer
+            .send(WalCommand::Release { through, reply })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Memory held by the hot tier.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HotUsage {
+    pub windows: usize,
+    pub sample_rows: usize,
+    pub metric_rows: usize,
+    pub bytes: usize,
+}
+
+fn open_store(config: &StorageConfig) -> Result<Arc<dyn ObjectStore>> {
+    Ok(match &config.cold {
+        ColdStoreConfig::InMemory => Arc::new(object_store::memory::InMemory::new()),
+        ColdStoreConfig::LocalDir(dir) => {
+            let dir = dir.clone().unwrap_or_else(|| config.data_dir.join("parquet"));
+            std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+            Arc::new(
+                object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|source| {
+                    Error::ObjectStore {
+                        path: dir.display().to_string(),
+                        source,
+                    }
+                })?,
+            )
+        }
+    })
+}

@@ -1,0 +1,58 @@
+//! Errors of the storage crate, named by the operation that failed.
+
+use std::path::PathBuf;
+
+/// Result type of the storage crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong in storage, with the context an operator needs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The write-ahead log could not be opened, written or synced.
+    #[error("write-ahead log {path}: {source}")]
+    WalIo {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A WAL record failed its checksum or framing in a sealed segment.
+    #[error("write-ahead log {path} is corrupt at offset {offset}: {reason}")]
+    WalCorrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    /// A replayed WAL record could not be decoded again.
+    #[error("replaying WAL record {lsn}: {reason}")]
+    Replay { lsn: u64, reason: String },
+    /// Reading or writing the object store failed.
+    #[error("object store {path}: {source}")]
+    ObjectStore {
+        path: String,
+        #[source]
+        source: object_store::Error,
+    },
+    /// Building or encoding Parquet failed.
+    #[error("parquet {path}: {source}")]
+    Parquet {
+        path: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// Building Arrow arrays failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// The manifest could not be parsed or is of an unknown version.
+    #[error("manifest {path}: {reason}")]
+    Manifest { path: String, reason: String },
+    /// A directory or file of the data dir could not be created or read.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine is shutting down and takes no more writes.
+    #[error("storage engine is shutting down")]
+    ShuttingDown,
+}

@@ -1,0 +1,173 @@
+//! Interning tables shared by the hot tier and the query layer:
+//! [`StackTable`] (stack id → frames, and which stacks are already in the
+//! cold tier) and [`SeriesTable`] (series key → dense index).
+
+use crate::ids::StackId;
+use crate::model::Frames;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug)]
+struct StackEntry {
+    frames: Frames,
+    /// True once a stacks file holding this stack is listed in the manifest.
+    persisted: bool,
+}
+
+#[derive(Debug, Default)]
+struct StackTableInner {
+    stacks: HashMap<StackId, StackEntry>,
+    names: HashSet<Arc<str>>,
+}
+
+/// All stacks storage knows, hot and cold, deduplicated by [`StackId`].
+///
+/// Function names are interned, so a name shared by many stacks is stored
+/// once.
+#[derive(Debug, Default)]
+pub struct StackTable {
+    inner: RwLock<StackTableInner>,
+}
+
+impl StackTable {
+    pub fn contains(&self, id: StackId) -> bool {
+        read(&self.inner).stacks.contains_key(&id)
+    }
+
+    pub fn get(&self, id: StackId) -> Option<Frames> {
+        read(&self.inner).stacks.get(&id).map(|e| e.frames.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        read(&self.inner).stacks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds stacks not yet known; `persisted` says whether they come from
+    /// the cold tier.
+    pub fn insert_all<'a>(
+        &self,
+        stacks: impl IntoIterator<Item = (StackId, &'a [Arc<str>])>,
+        persisted: bool,
+    ) {
+        let mut inner = write(&self.inner);
+        for (id, frames) in stacks {
+            if let Some(e) = inner.stacks.get_mut(&id) {
+                e.persisted |= persisted;
+                continue;
+            }
+            let interned: Frames = frames
+                .iter()
+                .map(|name| match inner.names.get(name.as_ref()) {
+                    Some(n) => n.clone(),
+                    None => {
+                        inner.names.insert(name.clone());
+                        name.clone()
+                    }
+                })
+                .collect();
+            inner.stacks.insert(
+                id,
+                StackEntry {
+                    frames: interned,
+                    persisted,
+                },
+            );
+        }
+    }
+
+    /// Of `ids`, those whose frames are not yet in any cold stacks file,
+    /// with their frames.
+    pub fn unpersisted(&self, ids: impl IntoIterator<Item = StackId>) -> Vec<(StackId, Frames)> {
+        let inner = read(&self.inner);
+        ids.into_iter()
+            .filter_map(|id| {
+                inner
+                    .stacks
+                    .get(&id)
+                    .filter(|e| !e.persisted)
+                    .map(|e| (id, e.frames.clone()))
+            })
+            .collect()
+    }
+
+    pub fn mark_persisted(&self, ids: impl IntoIterator<Item = StackId>) {
+        let mut inner = write(&self.inner);
+        for id in ids {
+            if let Some(e) = inner.stacks.get_mut(&id) {
+                e.persisted = true;
+            }
+        }
+    }
+
+    /// Frames for each id, `None` where the id is unknown.
+    pub fn lookup_many(&self, ids: &[u64]) -> Vec<Option<Frames>> {
+        let inner = read(&self.inner);
+        ids.iter()
+            .map(|id| inner.stacks.get(&StackId(*id)).map(|e| e.frames.clone()))
+            .collect()
+    }
+}
+
+/// Dense indexes for series keys: the hot tier stores a `u32` per row
+/// instead of the whole key.
+#[derive(Debug)]
+pub struct SeriesTable<K> {
+    inner: RwLock<SeriesTableInner<K>>,
+}
+
+#[derive(Debug)]
+struct SeriesTableInner<K> {
+    keys: Vec<Arc<K>>,
+    index: HashMap<Arc<K>, u32>,
+}
+
+impl<K> Default for SeriesTable<K> {
+    fn default() -> Self {
+        SeriesTable {
+            inner: RwLock::new(SeriesTableInner {
+                keys: Vec::new(),
+                index: HashMap::new(),
+            }),
+        }
+    }
+}
+
+impl<K: Eq + Hash> SeriesTable<K> {
+    /// The index of `key`, adding it when new.
+    pub fn intern(&self, key: &K) -> u32
+    where
+        K: Clone,
+    {
+        if let Some(i) = read(&self.inner).index.get(key) {
+            return *i;
+        }
+        let mut inner = write(&self.inner);
+        if let Some(i) = inner.index.get(key) {
+            return *i;
+        }
+        let i = inner.keys.len() as u32;
+        let k = Arc::new(key.clone());
+        inner.keys.push(k.clone());
+        inner.index.insert(k, i);
+        i
+    }
+
+    /// Every key so far, by index. Indexes never change, so a snapshot taken
+    /// after a row was written resolves that row.
+    pub fn snapshot(&self) -> Vec<Arc<K>> {
+        read(&self.inner).keys.clone()
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,52 @@
+//! # flarego-storage
+//!
+//! Where profile data lives, from the moment a write is accepted until
+//! retention deletes it.
+//!
+//! ```text
+//! Engine::write(payload, WriteBatch)
+//!     │ payload ──▶ Wal (group commit, fdatasync)          wal.rs, writer.rs
+//!     │ rows    ──▶ HotWindow chunks (20 B per sample row)   hot.rs
+//!     ▼
+//! compactor (every compaction_interval)                      compactor.rs
+//!     seals closed windows ──▶ compact(): sum, sort, Parquet  compact.rs
+//!     ──▶ object_store (tenant=…/date=…/hour=…/…)            paths.rs
+//!     ──▶ Manifest (versioned, atomic put)                    manifest.rs
+//!     ──▶ WAL segments released
+//! Engine::snapshot() ──▶ TierSnapshot (hot windows + manifest, one lock)
+//! ```
+//!
+//! The main types are [`Engine`], [`WriteBatch`], [`TierSnapshot`],
+//! [`Manifest`], [`StackTable`] and the schemas in [`schema`]. Rows of a
+//! window are in exactly one of: the hot map, the persisting list, the
+//! manifest's files; moves between them happen under one lock, so readers
+//! count every row once. On start-up the WAL is replayed, skipping rows of
+//! windows the manifest says already hold them ([`Manifest::is_persisted`]).
+//!
+//! The WAL payload is opaque here: the ingest layer logs raw requests and
+//! hands a [`ReplayDecoder`] to decode them again on replay.
+
+pub mod arrays;
+pub mod compact;
+pub mod compactor;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod hot;
+pub mod ids;
+pub mod intern;
+pub mod manifest;
+pub mod model;
+pub mod paths;
+pub mod schema;
+pub mod wal;
+mod writer;
+
+pub use compactor::CompactionReport;
+pub use config::{ColdStoreConfig, StorageConfig};
+pub use engine::{Engine, EngineStats, HotUsage, ReplayDecoder, TierSnapshot};
+pub use error::{Error, Result};
+pub use ids::{Lsn, StackId, TenantId, WindowStart};
+pub use intern::{SeriesTable, StackTable};
+pub use manifest::{FileEntry, FileKind, Manifest};
+pub use model::{Frames, MetricKey, MetricPoint, SeriesKey, SeriesSamples, WriteBatch};

@@ -1,0 +1,121 @@
+//! The manifest: which Parquet files make up the cold tier, and which WAL
+//! records they already hold.
+//!
+//! Stored as JSON at [`MANIFEST_PATH`] in the object store, replaced whole
+//! by an atomic put. Its format is a versioned serde enum
+//! ([`ManifestVersion`]), upgraded by `flarego-migrations` when it changes.
+
+use crate::error::{Error, Result};
+use crate::ids::{Lsn, WindowStart};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where the manifest lives in the object store.
+pub const MANIFEST_PATH: &str = "_manifest/manifest.json";
+
+/// What a cold file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    Samples,
+    Stacks,
+    Metrics,
+}
+
+/// One Parquet file of the cold tier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Path in the object store.
+    pub path: String,
+    pub kind: FileKind,
+    /// Tenant of every row (none for stacks files, which are shared).
+    pub tenant: Option<String>,
+    /// Earliest and latest `time` of its rows, ns (0 for stacks files).
+    pub min_time_ns: i64,
+    pub max_time_ns: i64,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Version 1 of the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Bumped on every change.
+    pub generation: u64,
+    pub files: Vec<FileEntry>,
+    /// For each persisted window: every WAL record with an LSN up to this
+    /// one that touched the window is in the cold tier. Replay skips those.
+    pub persisted_through: BTreeMap<i64, u64>,
+}
+
+/// The manifest as stored, tagged with its format version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "version")]
+pub enum ManifestVersion {
+    #[serde(rename = "1")]
+    V1(Manifest),
+}
+
+impl Manifest {
+    /// Whether the WAL record `lsn` touching `window` is already cold.
+    pub fn is_persisted(&self, window: WindowStart, lsn: Lsn) -> bool {
+        self.persisted_through
+            .get(&window.0)
+            .is_some_and(|through| lsn.0 <= *through)
+    }
+
+    /// Files of `kind`, optionally only those of one tenant.
+    pub fn files_of<'a>(
+        &'a self,
+        kind: FileKind,
+        tenant: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a FileEntry> + 'a {
+        self.files.iter().filter(move |f| {
+            f.kind == kind && tenant.is_none_or(|t| f.tenant.as_deref() == Some(t))
+        })
+    }
+
+    /// Reads the manifest, or an empty one if none was written yet.
+    pub async fn load(store: &dyn ObjectStore) -> Result<Manifest> {
+        let path = Path::from(MANIFEST_PATH);
+        let bytes = match store.get(&path).await {
+            Ok(r) => r.bytes().await.map_err(|source| Error::ObjectStore {
+                path: MANIFEST_PATH.into(),
+                source,
+            })?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Manifest::default()),
+            Err(source) => {
+                return Err(Error::ObjectStore {
+                    path: MANIFEST_PATH.into(),
+                    source,
+                });
+            }
+        };
+        let v: ManifestVersion = serde_json::from_slice(&bytes).map_err(|e| Error::Manifest {
+            path: MANIFEST_PATH.into(),
+            reason: e.to_string(),
+        })?;
+        match v {
+            ManifestVersion::V1(m) => Ok(m),
+        }
+    }
+
+    /// Writes the manifest (atomically replacing the previous one).
+    pub async fn store(&self, store: &dyn ObjectStore) -> Result<()> {
+        let json = serde_json::to_vec_pretty(&ManifestVersion::V1(self.clone())).map_err(|e| {
+            Error::Manifest {
+                path: MANIFEST_PATH.into(),
+                reason: e.to_string(),
+            }
+        })?;
+        store
+            .put(&Path::from(MANIFEST_PATH), PutPayload::from(json))
+            .await
+            .map_err(|source| Error::ObjectStore {
+                path: MANIFEST_PATH.into(),
+                source,
+            })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! The WAL writer thread: group commit, then apply in LSN order.
+//!
+//! It takes every write waiting in the channel (up to [`MAX_GROUP`] writes
+//! or [`MAX_GROUP_BYTES`]), appends them as one batch, syncs once, applies
+//! them to the hot tier and answers each. Applying here, in order, is what
+//! lets the compactor say "every record up to LSN n is in this window".
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::ids::Lsn;
+use crate::engine::PreparedWrite;
+use crate::wal::Wal;
+use std::sync::atomic::Ordering;
+use tokio::sync::{mpsc, oneshot};
+
+const MAX_GROUP: usize = 512;
+const MAX_GROUP_BYTES: usize = 64 << 20;
+
+pub(crate) enum WalCommand {
+    Write {
+        payload: Vec<u8>,
+        prepared: PreparedWrite,
+        rows: usize,
+        reply: oneshot::Sender<Result<Lsn>>,
+    },
+    /// Delete segments whose records are all ≤ `through`.
+    Release {
+        through: Lsn,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+pub(crate) fn spawn(engine: Engine, wal: Wal, rx: mpsc::Receiver<WalCommand>) {
+    let spawned = std::thread::Builder::new()
+        .name("flarego-wal".into())
+        .spawn(move || run(engine, wal, rx));
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the WAL writer thread");
+    }
+}
+
+fn run(engine: Engine, mut wal: Wal, mut rx: mpsc::Receiver<WalCommand>) {
+    let mut writes = Vec::new();
+    let mut releases = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let mut bytes = 0usize;
+        let take = |cmd: WalCommand, writes: &mut Vec<_>, releases: &mut Vec<_>, bytes: &mut usize| match cmd {
+            WalCommand::Write {
+                payload,
+                prepared,
+                rows,
+                reply,
+            } => {
+                *bytes += payload.len();
+                writes.push((payload, prepared, rows, reply));
+            }
+            WalCommand::Release { through, reply } => releases.push((through, reply)),
+        };
+        take(first, &mut writes, &mut releases, &mut bytes);
+        while writes.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
+            match rx.try_recv() {
+                Ok(cmd) => take(cmd, &mut writes, &mut releases, &mut bytes),
+                Err(_) => break,
+            }
+        }
+        if !writes.is_empty() {
+            commit(&engine, &mut wal, std::mem::take(&mut writes));
+        }
+        for (through, reply) in releases.drain(..) {
+            match wal.release_through(through) {
+                Ok(n) if n > 0 => tracing::debug!(through = through.0, segments = n, "WAL segments released"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot delete WAL segments"),
+            }
+            let _ = reply.send(());
+        }
+    }
+    tracing::debug!("WAL writer stopped");
+}
+
+type PendingWrite = (Vec<u8>, PreparedWrite, usize, oneshot::Sender<Result<Lsn>>);
+
+fn commit(engine: &Engine, wal: &mut Wal, writes: Vec<PendingWrite>) {
+    let stats = engine.stats();
+    let appended = wal.append_batch(writes.iter().map(|(p, _, _, _)| p.as_slice()));
+    match appended {
+        Ok(lsns) => {
+            stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
+            for ((payload, prepared, rows, reply), lsn) in writes.into_iter().zip(lsns) {
+                stats.wal_records.fetch_add(1, Ordering::Relaxed);
+                stats.wal_bytes.fetch_add(payload.len() as u64, Ordering::Relaxed);
+                stats
+                    .rows_written
+                    .fetch_add(rows as u64, Ordering::Relaxed);
+                engine.apply(lsn, prepared, None);
+                let _ = reply.send(Ok(lsn));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, writes = writes.len(), "WAL append failed; writes refused");
+            let msg = e.to_string();
+            for (_, _, _, reply) in writes {
+                let _ = reply.send(Err(Error::WalIo {
+                    path: std::path::PathBuf::from(&msg),
+                    source: std::io::Error::other("WAL append failed"),
+                }));
+            }
+        }
+    }
+}
