@@ -1,1 +1,26 @@
-//! stub
+//! # flarego-query
+//!
+//! SQL over profiles. A request gets its own DataFusion session
+//! ([`QueryEngine::session`]) holding two tables, each one
+//! [`TableProvider`](datafusion::catalog::TableProvider) over one
+//! [`TierSnapshot`](flarego_storage::TierSnapshot):
+//!
+//! ```text
+//! SQL ─▶ SessionContext ─▶ profiles: ProfilesTable ─┬─ hot windows (MemorySourceConfig)
+//!                        │                          └─ cold Parquet (ParquetSource, pruned)
+//!                        │                          ─▶ union ─▶ frames_of(stack_id) attached late
+//!                        └▶ metrics: MetricsTable  ── same, without frames
+//! ```
+//!
+//! Tenant scope is applied inside the scans ([`tables::ScanScope`]), below
+//! SQL. Profiling functions live in [`udf`]; results are turned into JSON
+//! rows by [`output`].
+
+pub mod error;
+pub mod output;
+pub mod session;
+pub mod tables;
+pub mod udf;
+
+pub use error::{Error, Result};
+pub use session::{QueryConfig, QueryEngine, QueryOutput};

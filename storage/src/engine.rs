@@ -80,6 +80,14 @@ pub struct Engine {
     pub(crate) inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("data_dir", &self.inner.config.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Rows of one batch, grouped per window, ready to push.
 pub struct PreparedWrite {
     samples: Vec<(WindowStart, SampleChunk)>,

@@ -1,0 +1,116 @@
+//! One DataFusion session per request, over the engine's tables.
+
+use crate::error::{Error, Result};
+use crate::tables::{MetricsTable, ProfilesTable, ScanScope};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use flarego_storage::{Engine, TenantId};
+use std::sync::Arc;
+
+/// Settings of the query layer.
+#[derive(Debug, Clone)]
+pub struct QueryConfig {
+    /// Partitions a scan is split into. Default: the number of cores.
+    pub target_partitions: usize,
+    /// Rows per batch inside DataFusion. Default 8192.
+    pub batch_size: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            target_partitions: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            batch_size: 8192,
+        }
+    }
+}
+
+/// Answers SQL over the engine's hot and cold data.
+#[derive(Clone)]
+pub struct QueryEngine {
+    engine: Engine,
+    runtime: Arc<RuntimeEnv>,
+    config: QueryConfig,
+}
+
+/// The result of one query.
+#[derive(Debug, Clone)]
+pub struct QueryOutput {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryOutput {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+impl QueryEngine {
+    pub fn new(engine: Engine, config: QueryConfig) -> Result<Self> {
+        let runtime = RuntimeEnvBuilder::new()
+            .build_arc()
+            .map_err(Error::from_datafusion)?;
+        let url = ObjectStoreUrl::parse(crate::tables::COLD_STORE_URL).map_err(Error::from_datafusion)?;
+        runtime.register_object_store(url.as_ref(), engine.store().clone());
+        Ok(QueryEngine {
+            engine,
+            runtime,
+            config,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A session whose tables show only `tenant`'s rows (all rows if `None`).
+    pub fn session(&self, tenant: Option<TenantId>) -> SessionContext {
+        let config = SessionConfig::new()
+            .with_target_partitions(self.config.target_partitions)
+            .with_batch_size(self.config.batch_size)
+            .with_information_schema(false);
+        let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
+        let scope = ScanScope { tenant };
+        // Registering into a fresh context cannot collide; errors here
+        // would mean a programming mistake, so they are logged.
+        if let Err(e) = ctx.register_table(
+            "profiles",
+            Arc::new(ProfilesTable::new(self.engine.clone(), scope.clone())),
+        ) {
+            tracing::error!(error = %e, "cannot register profiles");
+        }
+        if let Err(e) = ctx.register_table(
+            "metrics",
+            Arc::new(MetricsTable::new(self.engine.clone(), scope)),
+        ) {
+            tracing::error!(error = %e, "cannot register metrics");
+        }
+        for udf in crate::udf::profiling_udfs() {
+            ctx.register_udf(udf);
+        }
+        ctx
+    }
+
+    /// Runs one read-only SQL statement. DDL, DML (COPY, INSERT),
+    /// statements (SET, transactions) and file access are refused.
+    pub async fn sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<QueryOutput> {
+        let ctx = self.session(tenant);
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = ctx
+            .sql_with_options(sql, options)
+            .await
+            .map_err(Error::from_datafusion)?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(Error::from_datafusion)?;
+        Ok(QueryOutput { schema, batches })
+    }
+}

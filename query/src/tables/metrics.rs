@@ -1,0 +1,68 @@
+//! The `metrics` table: metric points from hot windows and cold files.
+
+use super::bounds::TimeBounds;
+use super::scan::{self, ScanScope};
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::Result;
+use datafusion::datasource::TableType;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use flarego_storage::{Engine, FileKind, schema};
+use std::sync::Arc;
+
+/// The `metrics` table for one session.
+#[derive(Debug)]
+pub struct MetricsTable {
+    engine: Engine,
+    scope: ScanScope,
+}
+
+impl MetricsTable {
+    pub fn new(engine: Engine, scope: ScanScope) -> Self {
+        MetricsTable { engine, scope }
+    }
+}
+
+#[async_trait]
+impl TableProvider for MetricsTable {
+    fn schema(&self) -> SchemaRef {
+        schema::metrics_schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let full = schema::metrics_schema();
+        let all: Vec<usize> = (0..full.fields().len()).collect();
+        let projection = projection.unwrap_or(&all);
+        let projected = Arc::new(full.project(projection)?);
+        let snap = self.engine.snapshot();
+        let bounds = TimeBounds::from_filters(filters);
+        let hot = scan::hot_metric_batches(&snap, projection, bounds, &self.scope)?;
+        let files = scan::cold_files(&snap, FileKind::Metrics, bounds, &self.scope);
+        scan::union_or_empty(
+            vec![
+                scan::hot_exec(state, hot, projected.clone())?,
+                scan::cold_exec(state, &files, full, projection, filters)?,
+            ],
+            projected,
+        )
+    }
+}
