@@ -1,1 +1,47 @@
-fn main() {}
+//! # flarego
+//!
+//! The one FlareGo binary. `flarego server` runs ingest, storage and the
+//! SQL API (see [`server_cmd`]); `flarego query` sends SQL to a server and
+//! prints the answer (see [`query_cmd`]). Flags have `FLAREGO_…`
+//! environment variables and may be layered over a TOML config file.
+
+mod config_file;
+mod query_cmd;
+mod server_cmd;
+mod size;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// FlareGo: a continuous-profiling database.
+#[derive(Debug, Parser)]
+#[command(name = "flarego", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: ingest, storage and the SQL API.
+    Server(Box<server_cmd::ServerArgs>),
+    /// Run SQL against a server and print the result.
+    Query(query_cmd::QueryArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("FLAREGO_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        match cli.command {
+            Command::Server(args) => server_cmd::run(*args).await,
+            Command::Query(args) => query_cmd::run(args).await,
+        }
+    })
+}

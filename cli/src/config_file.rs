@@ -1,0 +1,44 @@
+//! The optional TOML config file (`--config`), layered under flags and
+//! environment variables. Keys are the long flag names with `_` for `-`;
+//! see `config/flarego.example.toml`.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::Path;
+
+/// Keys of the `[server]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    pub data_dir: Option<String>,
+    pub http_addr: Option<String>,
+    pub grpc_addr: Option<String>,
+    pub window: Option<String>,
+    pub hot_retention: Option<String>,
+    pub hot_max_bytes: Option<String>,
+    pub wal_segment_bytes: Option<String>,
+    pub compaction_interval: Option<String>,
+    pub max_body_bytes: Option<String>,
+    pub max_decompressed_bytes: Option<String>,
+    pub max_stack_depth: Option<usize>,
+    pub max_samples: Option<usize>,
+    pub max_labels: Option<usize>,
+    pub max_label_name_bytes: Option<usize>,
+    pub max_label_value_bytes: Option<usize>,
+}
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub server: ServerFile,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> anyhow::Result<ConfigFile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+}

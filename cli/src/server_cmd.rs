@@ -1,0 +1,190 @@
+//! `flarego server`: flags → [`ServerConfig`], then run until Ctrl-C.
+
+use crate::config_file::ConfigFile;
+use crate::size::parse_size;
+use anyhow::{Context, bail};
+use clap::Args;
+use flarego_ingest::{Limits, ServerConfig};
+use flarego_storage::{ColdStoreConfig, StorageConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Flags of `flarego server`. Each may also come from its environment
+/// variable or from the `[server]` table of `--config`; flags win over
+/// the environment, which wins over the file.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// TOML config file layered under flags and environment variables.
+    #[arg(long, env = "FLAREGO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory of the WAL and the Parquet files [default: ./flarego-data].
+    #[arg(long, env = "FLAREGO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// HTTP listen address: ingest, SQL API, metrics [default: 127.0.0.1:4040].
+    #[arg(long, env = "FLAREGO_HTTP_ADDR")]
+    http_addr: Option<String>,
+    /// gRPC listen address for agents [default: 127.0.0.1:4041]. Reserved:
+    /// the agent transport is not served by this version.
+    #[arg(long, env = "FLAREGO_GRPC_ADDR")]
+    grpc_addr: Option<String>,
+    /// Length of a time window, e.g. 10s [default: 10s].
+    #[arg(long, env = "FLAREGO_WINDOW")]
+    window: Option<String>,
+    /// How long a closed window stays in memory before it is written to
+    /// Parquet, e.g. 60s [default: 60s].
+    #[arg(long, env = "FLAREGO_HOT_RETENTION")]
+    hot_retention: Option<String>,
+    /// Hot data above this size is written to Parquet early, e.g. 1GiB [default: 1GiB].
+    #[arg(long, env = "FLAREGO_HOT_MAX_BYTES")]
+    hot_max_bytes: Option<String>,
+    /// Size at which a WAL segment is closed [default: 64MiB].
+    #[arg(long, env = "FLAREGO_WAL_SEGMENT_BYTES")]
+    wal_segment_bytes: Option<String>,
+    /// How often the compactor looks for closed windows [default: 2s].
+    #[arg(long, env = "FLAREGO_COMPACTION_INTERVAL")]
+    compaction_interval: Option<String>,
+    /// Keep Parquet files in memory instead of on disk (tests only; lost on exit).
+    #[arg(long, env = "FLAREGO_IN_MEMORY_COLD", default_value_t = false)]
+    in_memory_cold: bool,
+    /// Largest request body accepted, as sent [default: 32MiB].
+    #[arg(long, env = "FLAREGO_MAX_BODY_BYTES")]
+    max_body_bytes: Option<String>,
+    /// Largest body or profile after gzip decompression [default: 256MiB].
+    #[arg(long, env = "FLAREGO_MAX_DECOMPRESSED_BYTES")]
+    max_decompressed_bytes: Option<String>,
+    /// Deepest stack accepted, in frames [default: 4096].
+    #[arg(long, env = "FLAREGO_MAX_STACK_DEPTH")]
+    max_stack_depth: Option<usize>,
+    /// Most samples in one request [default: 4000000].
+    #[arg(long, env = "FLAREGO_MAX_SAMPLES")]
+    max_samples: Option<usize>,
+    /// Most labels on one series [default: 64].
+    #[arg(long, env = "FLAREGO_MAX_LABELS")]
+    max_labels: Option<usize>,
+    /// Longest label name, in bytes [default: 256].
+    #[arg(long, env = "FLAREGO_MAX_LABEL_NAME_BYTES")]
+    max_label_name_bytes: Option<usize>,
+    /// Longest label value, service or instance, in bytes [default: 4096].
+    #[arg(long, env = "FLAREGO_MAX_LABEL_VALUE_BYTES")]
+    max_label_value_bytes: Option<usize>,
+    /// Print the bound HTTP address as `listening on http://ADDR` on stdout.
+    #[arg(long, env = "FLAREGO_PRINT_ADDR", default_value_t = false)]
+    print_addr: bool,
+}
+
+fn duration(name: &str, v: &str) -> anyhow::Result<Duration> {
+    let d = humantime::parse_duration(v).with_context(|| format!("--{name} {v:?}"))?;
+    if d.is_zero() {
+        bail!("--{name} must be greater than zero");
+    }
+    Ok(d)
+}
+
+fn size(name: &str, v: &str) -> anyhow::Result<usize> {
+    parse_size(v).map_err(|e| anyhow::anyhow!("--{name}: {e}"))
+}
+
+impl ServerArgs {
+    /// Resolves flags, environment and config file into a config.
+    pub fn into_config(self) -> anyhow::Result<ServerConfig> {
+        let file = match &self.config {
+            Some(p) => ConfigFile::load(p)?.server,
+            None => Default::default(),
+        };
+        let d = ServerConfig::default();
+        let sd = StorageConfig::default();
+        let ld = Limits::default();
+        let http_addr = self.http_addr.or(file.http_addr).unwrap_or(d.http_addr);
+        let grpc_addr = self.grpc_addr.or(file.grpc_addr).unwrap_or_else(|| "127.0.0.1:4041".into());
+        check_loopback("http-addr", &http_addr)?;
+        check_loopback("grpc-addr", &grpc_addr)?;
+        let window = match self.window.or(file.window) {
+            Some(v) => duration("window", &v)?,
+            None => sd.window,
+        };
+        let storage = StorageConfig {
+            data_dir: self.data_dir.or(file.data_dir.map(PathBuf::from)).unwrap_or(sd.data_dir),
+            window,
+            hot_retention: match self.hot_retention.or(file.hot_retention) {
+                Some(v) => duration("hot-retention", &v)?,
+                None => sd.hot_retention,
+            },
+            hot_max_bytes: match self.hot_max_bytes.or(file.hot_max_bytes) {
+                Some(v) => size("hot-max-bytes", &v)?,
+                None => sd.hot_max_bytes,
+            },
+            wal_segment_bytes: match self.wal_segment_bytes.or(file.wal_segment_bytes) {
+                Some(v) => size("wal-segment-bytes", &v)? as u64,
+                None => sd.wal_segment_bytes,
+            },
+            compaction_interval: match self.compaction_interval.or(file.compaction_interval) {
+                Some(v) => duration("compaction-interval", &v)?,
+                None => sd.compaction_interval,
+            },
+            cold: if self.in_memory_cold {
+                ColdStoreConfig::InMemory
+            } else {
+                ColdStoreConfig::LocalDir(None)
+            },
+        };
+        let limits = Limits {
+            max_body_bytes: match self.max_body_bytes.or(file.max_body_bytes) {
+                Some(v) => size("max-body-bytes", &v)?,
+                None => ld.max_body_bytes,
+            },
+            max_decompressed_bytes: match self.max_decompressed_bytes.or(file.max_decompressed_bytes) {
+                Some(v) => size("max-decompressed-bytes", &v)?,
+                None => ld.max_decompressed_bytes,
+            },
+            max_stack_depth: self.max_stack_depth.or(file.max_stack_depth).unwrap_or(ld.max_stack_depth),
+            max_samples: self.max_samples.or(file.max_samples).unwrap_or(ld.max_samples),
+            max_labels: self.max_labels.or(file.max_labels).unwrap_or(ld.max_labels),
+            max_label_name_bytes: self
+                .max_label_name_bytes
+                .or(file.max_label_name_bytes)
+                .unwrap_or(ld.max_label_name_bytes),
+            max_label_value_bytes: self
+                .max_label_value_bytes
+                .or(file.max_label_value_bytes)
+                .unwrap_or(ld.max_label_value_bytes),
+        };
+        Ok(ServerConfig {
+            http_addr,
+            storage,
+            query: d.query,
+            limits,
+        })
+    }
+}
+
+/// Without auth (this version has none yet), only loopback addresses may
+/// be bound.
+fn check_loopback(flag: &str, addr: &str) -> anyhow::Result<()> {
+    let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost"
+        || addr.parse::<SocketAddr>().map(|a| a.ip().is_loopback()).unwrap_or(false);
+    if !loopback {
+        bail!(
+            "--{flag} {addr}: refusing to listen on a non-loopback address without authentication"
+        );
+    }
+    Ok(())
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let print_addr = args.print_addr;
+    let config = args.into_config()?;
+    let server = flarego_ingest::start(config).await?;
+    if print_addr {
+        println!("listening on http://{}", server.http_addr);
+    }
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("shutting down");
+        }
+        _ = server.wait() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Why an ingest payload was refused.
+
+/// A decoding or validation failure; the message is shown to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("request body is {size} bytes, over the limit max_body_bytes = {limit}")]
+    BodyTooLarge { size: usize, limit: usize },
+    #[error("{what} inflates past the limit max_decompressed_bytes = {limit} bytes")]
+    DecompressedTooLarge { what: String, limit: usize },
+    #[error("{what} is not valid gzip: {reason}")]
+    BadGzip { what: String, reason: String },
+    #[error("{what} is not a valid pprof profile: {reason}")]
+    BadPprof { what: String, reason: String },
+    #[error("stack of {depth} frames is deeper than the limit max_stack_depth = {limit}")]
+    StackTooDeep { depth: usize, limit: usize },
+    #[error("{count} samples in one request, over the limit max_samples = {limit}")]
+    TooManySamples { count: usize, limit: usize },
+    #[error("{count} labels on one series, over the limit max_labels = {limit}")]
+    TooManyLabels { count: usize, limit: usize },
+    #[error("invalid label {name:?}: {reason}")]
+    BadLabel { name: String, reason: String },
+    #[error("malformed name {name:?}: {reason}")]
+    BadName { name: String, reason: String },
+    #[error("folded line {line}: {reason}")]
+    BadFolded { line: usize, reason: String },
+    #[error("invalid parameter {param}: {reason}")]
+    BadParam { param: String, reason: String },
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+}
+
+/// Result of decoding.
+pub type DecodeResult<T> = Result<T, DecodeError>;

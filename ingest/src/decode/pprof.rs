@@ -1,0 +1,268 @@
+//! pprof → rows: one series per (sample type, label set), values summed
+//! per stack, frames root first.
+
+use super::error::{DecodeError, DecodeResult};
+use super::gzip::maybe_gunzip;
+use super::labels::{check_label, check_label_count};
+use super::types::{ProfileHint, map_sample_type};
+use super::Batcher;
+use crate::limits::Limits;
+use flarego_proto::pprof::Profile;
+use flarego_storage::{SeriesKey, StackId, TenantId};
+use prost::Message;
+use std::collections::{BTreeMap, HashMap};
+
+/// Where a profile comes from and what to call it.
+#[derive(Debug, Clone)]
+pub struct ProfileContext {
+    pub tenant: TenantId,
+    pub service: String,
+    pub instance: String,
+    pub labels: BTreeMap<String, String>,
+    pub hint: ProfileHint,
+    /// Time to file the profile under; `None` uses the profile's
+    /// `time_nanos`, else `fallback_time_ns`.
+    pub time_ns: Option<i64>,
+    pub fallback_time_ns: i64,
+    /// Renames of sample types (`sample_type_config` display names).
+    pub renames: HashMap<String, String>,
+}
+
+/// Parses raw (or gzipped) pprof bytes.
+pub fn parse_profile(raw: &[u8], what: &str, limits: &Limits) -> DecodeResult<Profile> {
+    let data = maybe_gunzip(raw, what, limits)?;
+    Profile::decode(data.as_ref()).map_err(|e| DecodeError::BadPprof {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Adds the rows of `profile` to `out`. With `prev`, cumulative sample
+/// types are turned into the difference `profile - prev`.
+pub fn add_profile(
+    profile: &Profile,
+    prev: Option<&Profile>,
+    ctx: &ProfileContext,
+    limits: &Limits,
+    out: &mut Batcher<'_>,
+) -> DecodeResult<()> {
+    let table = StringTable::new(profile)?;
+    let period_type = match &profile.period_type {
+        Some(p) => table.get(p.r#type)?,
+        None => "",
+    };
+    let mut types = Vec::with_capacity(profile.sample_type.len());
+    for st in &profile.sample_type {
+        let kind = table.get(st.r#type)?;
+        let kind = ctx.renames.get(kind).map(String::as_str).unwrap_or(kind);
+        types.push(map_sample_type(kind, table.get(st.unit)?, period_type, ctx.hint));
+    }
+    if profile.sample.len() > limits.max_samples {
+        return Err(DecodeError::TooManySamples {
+            count: profile.sample.len(),
+            limit: limits.max_samples,
+        });
+    }
+    let time = ctx
+        .time_ns
+        .or((profile.time_nanos > 0).then_some(profile.time_nanos))
+        .unwrap_or(ctx.fallback_time_ns);
+
+    let mut sums = collect(profile, &table, ctx, limits, out)?;
+    if let Some(prev) = prev {
+        let prev_table = StringTable::new(prev)?;
+        let prev_sums = collect(prev, &prev_table, ctx, limits, out)?;
+        for ((labels, stack), values) in prev_sums {
+            if let Some(cur) = sums.get_mut(&(labels, stack)) {
+                for (i, v) in values.iter().enumerate() {
+                    if let Some(c) = cur.get_mut(i)
+                        && is_cumulative(&types[i].0)
+                    {
+                        *c -= v;
+                    }
+                }
+            }
+        }
+    }
+
+    // One series per (label set, sample type).
+    let mut series: BTreeMap<(BTreeMap<String, String>, usize), Vec<(StackId, i64)>> = BTreeMap::new();
+    for ((labels, stack), values) in sums {
+        for (i, v) in values.into_iter().enumerate() {
+            if v != 0 && i < types.len() {
+                series.entry((labels.clone(), i)).or_default().push((stack, v));
+            }
+        }
+    }
+    for ((labels, i), samples) in series {
+        let (profile_type, unit) = types[i].clone();
+        out.push_series(
+            time,
+            SeriesKey {
+                tenant: ctx.tenant.clone(),
+                service: ctx.service.clone(),
+                instance: ctx.instance.clone(),
+                profile_type,
+                unit,
+                state: None,
+                labels,
+            },
+            samples,
+        );
+    }
+    Ok(())
+}
+
+type Sums = HashMap<(BTreeMap<String, String>, StackId), Vec<i64>>;
+
+/// Values per (label set, stack), stacks registered in the batcher.
+fn collect(
+    profile: &Profile,
+    table: &StringTable<'_>,
+    ctx: &ProfileContext,
+    limits: &Limits,
+    out: &mut Batcher<'_>,
+) -> DecodeResult<Sums> {
+    let locations = location_frames(profile, table)?;
+    // Label sets are interned by their (key, value) string indexes, so
+    // unlabelled samples (the common case) cost no map work.
+    let mut label_ids: HashMap<Vec<(i64, i64)>, u32> = HashMap::new();
+    let mut label_sets: Vec<BTreeMap<String, String>> = Vec::new();
+    let mut sums: HashMap<(u32, StackId), Vec<i64>> = HashMap::new();
+    let mut frames: Vec<&str> = Vec::with_capacity(64);
+    let mut pairs: Vec<(i64, i64)> = Vec::new();
+    for s in &profile.sample {
+        frames.clear();
+        for id in s.location_id.iter().rev() {
+            let Some(names) = locations.get(id) else {
+                return Err(DecodeError::BadPprof {
+                    what: "profile".into(),
+                    reason: format!("sample refers to unknown location {id}"),
+                });
+            };
+            frames.extend(names.iter().rev().map(String::as_str));
+        }
+        if frames.len() > limits.max_stack_depth {
+            return Err(DecodeError::StackTooDeep {
+                depth: frames.len(),
+                limit: limits.max_stack_depth,
+            });
+        }
+        let stack = out.stack(&frames);
+        // Numeric labels (such as object sizes) are not series labels.
+        pairs.clear();
+        pairs.extend(s.label.iter().filter(|l| l.str != 0).map(|l| (l.key, l.str)));
+        let set = match label_ids.get(&pairs) {
+            Some(id) => *id,
+            None => {
+                let mut labels = ctx.labels.clone();
+                for (k, v) in &pairs {
+                    let (k, v) = (table.get(*k)?, table.get(*v)?);
+                    check_label(k, v, limits)?;
+                    labels.insert(k.to_string(), v.to_string());
+                }
+                check_label_count(&labels, limits)?;
+                let id = label_sets.len() as u32;
+                label_sets.push(labels);
+                label_ids.insert(pairs.clone(), id);
+                id
+            }
+        };
+        let e = sums.entry((set, stack)).or_insert_with(|| vec![0; s.value.len()]);
+        for (i, v) in s.value.iter().enumerate() {
+            if let Some(slot) = e.get_mut(i) {
+                *slot = slot.saturating_add(*v);
+            } else {
+                e.push(*v);
+            }
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(|((set, stack), v)| ((label_sets[set as usize].clone(), stack), v))
+        .collect())
+}
+
+/// Frame names of each location, innermost first (pprof order).
+fn location_frames(profile: &Profile, table: &StringTable<'_>) -> DecodeResult<HashMap<u64, Vec<String>>> {
+    let mut functions: HashMap<u64, &str> = HashMap::with_capacity(profile.function.len());
+    for f in &profile.function {
+        functions.insert(f.id, table.get(f.name)?);
+    }
+    let mappings: HashMap<u64, &str> = profile
+        .mapping
+        .iter()
+        .map(|m| Ok((m.id, table.get(m.filename)?)))
+        .collect::<DecodeResult<_>>()?;
+    let mut locations: HashMap<u64, Vec<String>> = HashMap::with_capacity(profile.location.len());
+    for loc in &profile.location {
+        let mut names = Vec::with_capacity(loc.line.len().max(1));
+        for line in &loc.line {
+            match functions.get(&line.function_id) {
+                Some(n) => names.push((*n).to_string()),
+                None => {
+                    return Err(DecodeError::BadPprof {
+                        what: "profile".into(),
+                        reason: format!(
+                            "location {} refers to unknown function {}",
+                            loc.id, line.function_id
+                        ),
+                    });
+                }
+            }
+        }
+        if names.is_empty() {
+            // Not symbolized: keep the address (and module), never drop it.
+            let module = mappings
+                .get(&loc.mapping_id)
+                .map(|m| m.rsplit('/').next().unwrap_or(m))
+                .filter(|m| !m.is_empty());
+            names.push(match module {
+                Some(m) => format!("{m}+0x{:x}", loc.address),
+                None => format!("0x{:x}", loc.address),
+            });
+        }
+        locations.insert(loc.id, names);
+    }
+    Ok(locations)
+}
+
+/// Sample types that count since process start (Go's allocs, block, mutex).
+fn is_cumulative(profile_type: &str) -> bool {
+    profile_type.starts_with("alloc_")
+        || profile_type.starts_with("block_")
+        || profile_type.starts_with("mutex_")
+}
+
+/// Bounds-checked access to a profile's string table.
+struct StringTable<'a> {
+    strings: &'a [String],
+}
+
+impl<'a> StringTable<'a> {
+    fn new(p: &'a Profile) -> DecodeResult<Self> {
+        if p.string_table.first().is_some_and(|s| !s.is_empty()) {
+            return Err(DecodeError::BadPprof {
+                what: "profile".into(),
+                reason: "string_table[0] must be the empty string".into(),
+            });
+        }
+        Ok(StringTable {
+            strings: &p.string_table,
+        })
+    }
+
+    fn get(&self, i: i64) -> DecodeResult<&'a str> {
+        if i == 0 {
+            return Ok("");
+        }
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.strings.get(i))
+            .map(String::as_str)
+            .ok_or_else(|| DecodeError::BadPprof {
+                what: "profile".into(),
+                reason: format!("string index {i} is outside the string table ({} entries)", self.strings.len()),
+            })
+    }
+}

@@ -1,0 +1,101 @@
+//! Errors of the server crate and their HTTP form.
+
+use crate::decode::DecodeError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("storage: {0}")]
+    Storage(#[from] flarego_storage::Error),
+    #[error("query engine: {0}")]
+    Query(#[from] flarego_query::Error),
+}
+
+/// Result type of the server crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An HTTP API error: 4xx say exactly what was wrong with the request;
+/// 5xx say little to the client and everything to the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("server is not ready yet: replaying the write-ahead log")]
+    NotReady,
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the client is told.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => "internal error; see the server log".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        (self.status(), Json(json!({"error": self.public_message()}))).into_response()
+    }
+}
+
+impl From<DecodeError> for ApiError {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::BodyTooLarge { .. } | DecodeError::DecompressedTooLarge { .. } => {
+                ApiError::PayloadTooLarge(e.to_string())
+            }
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl From<flarego_query::Error> for ApiError {
+    fn from(e: flarego_query::Error) -> Self {
+        use flarego_query::Error as Q;
+        match e {
+            Q::NotReadOnly(_) | Q::InvalidQuery(_) => ApiError::BadRequest(e.to_string()),
+            Q::ResourcesExhausted(_) => ApiError::TooManyRequests(e.to_string()),
+            Q::Execution(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<flarego_storage::Error> for ApiError {
+    fn from(e: flarego_storage::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}

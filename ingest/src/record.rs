@@ -1,0 +1,227 @@
+//! The WAL payload of an ingest request, and how it becomes rows.
+//!
+//! The WAL keeps what the client sent (the raw, possibly gzipped profile
+//! bytes) plus the parameters that interpret it, including the time the
+//! server received it. [`IngestRecord::decode`] turns a record into a
+//! [`WriteBatch`]; it runs once before the write is logged (to validate)
+//! and again on replay, with the same result.
+//!
+//! Layout: `[u32 header length][header JSON][u32 part length][part]...`.
+
+use crate::decode::folded::add_folded;
+use crate::decode::pprof::{ProfileContext, add_profile, parse_profile};
+use crate::decode::push::add_push;
+use crate::decode::types::ProfileHint;
+use crate::decode::{Batcher, DecodeError, DecodeResult};
+use crate::limits::Limits;
+use flarego_proto::push::v1::PushRequest;
+use flarego_storage::{SeriesKey, StackTable, TenantId, WriteBatch};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Current header version.
+const VERSION: u32 = 1;
+
+/// What kind of payload a record holds and how to read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// A pprof profile (`parts[0]`), optionally with the previous profile
+    /// of a cumulative series (`parts[1]`).
+    Pprof {
+        service: String,
+        instance: String,
+        labels: BTreeMap<String, String>,
+        /// `block`, `mutex` or empty.
+        hint: String,
+        time_ns: Option<i64>,
+        #[serde(default)]
+        renames: HashMap<String, String>,
+    },
+    /// Folded stacks (`parts[0]`) as one series.
+    Folded {
+        service: String,
+        instance: String,
+        labels: BTreeMap<String, String>,
+        profile_type: String,
+        unit: String,
+        /// Each value is multiplied by this (CPU samples → nanoseconds).
+        scale: i64,
+        time_ns: Option<i64>,
+    },
+    /// A protobuf `PushRequest` (`parts[0]`).
+    Push,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Header {
+    v: u32,
+    tenant: String,
+    received_ns: i64,
+    source: Source,
+}
+
+/// One ingest request as logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestRecord {
+    pub tenant: TenantId,
+    pub received_ns: i64,
+    pub source: Source,
+    pub parts: Vec<Vec<u8>>,
+}
+
+impl IngestRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let header = Header {
+            v: VERSION,
+            tenant: self.tenant.0.clone(),
+            received_ns: self.received_ns,
+            source: self.source.clone(),
+        };
+        // Serializing plain data to JSON cannot fail.
+        let h = serde_json::to_vec(&header).unwrap_or_default();
+        let size = 4 + h.len() + self.parts.iter().map(|p| 4 + p.len()).sum::<usize>();
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(&(h.len() as u32).to_le_bytes());
+        out.extend_from_slice(&h);
+        for p in &self.parts {
+            out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    pub fn parse(data: &[u8]) -> Result<IngestRecord, String> {
+        let mut parts = Vec::new();
+        let mut rest = data;
+        let take = |rest: &mut &[u8]| -> Result<Vec<u8>, String> {
+            if rest.len() < 4 {
+                return Err("truncated record".into());
+            }
+            let n = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            if rest.len() < 4 + n {
+                return Err("truncated record part".into());
+            }
+            let part = rest[4..4 + n].to_vec();
+            *rest = &rest[4 + n..];
+            Ok(part)
+        };
+        let header = take(&mut rest)?;
+        let header: Header = serde_json::from_slice(&header).map_err(|e| e.to_string())?;
+        if header.v != VERSION {
+            return Err(format!("unknown record version {}", header.v));
+        }
+        while !rest.is_empty() {
+            parts.push(take(&mut rest)?);
+        }
+        Ok(IngestRecord {
+            tenant: TenantId(header.tenant),
+            received_ns: header.received_ns,
+            source: header.source,
+            parts,
+        })
+    }
+
+    /// The rows this record stands for, validated against `limits`.
+    pub fn decode(&self, stacks: &StackTable, limits: &Limits) -> DecodeResult<WriteBatch> {
+        let mut out = Batcher::new(stacks);
+        let part = |i: usize| -> DecodeResult<&[u8]> {
+            self.parts
+                .get(i)
+                .map(Vec::as_slice)
+                .ok_or_else(|| DecodeError::BadRequest(format!("record lacks part {i}")))
+        };
+        match &self.source {
+            Source::Pprof {
+                service,
+                instance,
+                labels,
+                hint,
+                time_ns,
+                renames,
+            } => {
+                let profile = parse_profile(part(0)?, "profile", limits)?;
+                let prev = match self.parts.get(1) {
+                    Some(p) if !p.is_empty() => Some(parse_profile(p, "prev_profile", limits)?),
+                    _ => None,
+                };
+                let ctx = ProfileContext {
+                    tenant: self.tenant.clone(),
+                    service: service.clone(),
+                    instance: instance.clone(),
+                    labels: labels.clone(),
+                    hint: ProfileHint::from_name(hint),
+                    time_ns: *time_ns,
+                    fallback_time_ns: self.received_ns,
+                    renames: renames.clone(),
+                };
+                add_profile(&profile, prev.as_ref(), &ctx, limits, &mut out)?;
+            }
+            Source::Folded {
+                service,
+                instance,
+                labels,
+                profile_type,
+                unit,
+                scale,
+                time_ns,
+            } => {
+                let key = SeriesKey {
+                    tenant: self.tenant.clone(),
+                    service: service.clone(),
+                    instance: instance.clone(),
+                    profile_type: profile_type.clone(),
+                    unit: unit.clone(),
+                    state: None,
+                    labels: labels.clone(),
+                };
+                let t = time_ns.unwrap_or(self.received_ns);
+                add_folded(part(0)?, key, t, *scale, limits, &mut out)?;
+            }
+            Source::Push => {
+                let req = PushRequest::decode(part(0)?).map_err(|e| {
+                    DecodeError::BadRequest(format!("push request is not a valid PushRequest: {e}"))
+                })?;
+                add_push(&req, &self.tenant, self.received_ns, limits, &mut out)?;
+            }
+        }
+        out.finish(limits)
+    }
+}
+
+/// Decodes a WAL payload on replay (no limits: it was accepted once).
+pub fn replay_decoder(payload: &[u8], stacks: &StackTable) -> Result<WriteBatch, String> {
+    let rec = IngestRecord::parse(payload)?;
+    rec.decode(stacks, &Limits::unlimited()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips() {
+        let r = IngestRecord {
+            tenant: TenantId("acme".into()),
+            received_ns: 42,
+            source: Source::Folded {
+                service: "api".into(),
+                instance: "i-1".into(),
+                labels: BTreeMap::from([("env".into(), "prod".into())]),
+                profile_type: "cpu".into(),
+                unit: "nanoseconds".into(),
+                scale: 10,
+                time_ns: Some(7),
+            },
+            parts: vec![b"main;work 3\n".to_vec(), vec![]],
+        };
+        let back = IngestRecord::parse(&r.encode()).unwrap();
+        assert_eq!(back, r);
+        let stacks = StackTable::default();
+        let batch = back.decode(&stacks, &Limits::default()).unwrap();
+        assert_eq!(batch.series.len(), 1);
+        assert_eq!(batch.series[0].samples[0].1, 30);
+        assert_eq!(batch.stacks.len(), 1);
+    }
+}

@@ -1,0 +1,111 @@
+//! HTTP handlers, one module per resource, and the helpers they share.
+
+pub mod admin;
+pub mod api_ingest;
+pub mod health;
+pub mod legacy_ingest;
+pub mod metrics;
+pub mod push;
+pub mod query;
+
+use crate::decode::gzip::gunzip;
+use crate::decode::{DecodeError, DecodeResult};
+use crate::error::ApiError;
+use crate::record::IngestRecord;
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
+use flarego_storage::Lsn;
+use std::sync::atomic::Ordering;
+
+/// Reads the body, refusing more than `max_body_bytes`, and inflates it
+/// when sent with `Content-Encoding: gzip`.
+pub async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let limit = state.limits.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = {
+            let mut src: Option<&dyn std::error::Error> = Some(&e);
+            let mut hit = false;
+            while let Some(s) = src {
+                hit |= s.to_string().contains("length limit");
+                src = s.source();
+            }
+            hit
+        };
+        if too_large {
+            ApiError::PayloadTooLarge(format!(
+                "request body is over the limit max_body_bytes = {limit} bytes"
+            ))
+        } else {
+            ApiError::BadRequest(format!("cannot read request body: {e}"))
+        }
+    })?;
+    let gzipped = headers
+        .get(axum::http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    if gzipped {
+        return Ok(Bytes::from(gunzip(&bytes, "request body", &state.limits)?));
+    }
+    Ok(bytes)
+}
+
+/// Validates and decodes `record`, logs it in the WAL and applies it.
+/// Returns the LSN and the number of sample rows written.
+pub async fn commit(state: &AppState, record: IngestRecord) -> Result<(Lsn, usize), ApiError> {
+    let ready = state.ready()?;
+    let c = &state.counters;
+    c.ingest_requests.fetch_add(1, Ordering::Relaxed);
+    let batch = match record.decode(ready.engine.stacks(), &state.limits) {
+        Ok(b) => b,
+        Err(e) => {
+            c.ingest_rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(error = %e, tenant = %record.tenant, "ingest refused");
+            return Err(e.into());
+        }
+    };
+    let rows = batch.sample_rows();
+    let payload = record.encode();
+    c.ingest_bytes.fetch_add(payload.len() as u64, Ordering::Relaxed);
+    let lsn = ready.engine.write(payload, batch).await?;
+    c.ingest_rows.fetch_add(rows as u64, Ordering::Relaxed);
+    Ok((lsn, rows))
+}
+
+/// Now, in ns since the epoch.
+pub fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+}
+
+/// A Unix time in s, ms, µs or ns (told apart by magnitude), as ns.
+pub fn parse_unix_time(param: &str, raw: &str) -> DecodeResult<i64> {
+    let bad = |reason: &str| DecodeError::BadParam {
+        param: param.to_string(),
+        reason: reason.to_string(),
+    };
+    let v: i64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| bad(&format!("{raw:?} is not a Unix timestamp")))?;
+    if v < 0 {
+        return Err(bad("must not be negative"));
+    }
+    let ns = if v >= 100_000_000_000_000_000 {
+        Some(v)
+    } else if v >= 100_000_000_000_000 {
+        v.checked_mul(1_000)
+    } else if v >= 100_000_000_000 {
+        v.checked_mul(1_000_000)
+    } else {
+        v.checked_mul(1_000_000_000)
+    };
+    ns.ok_or_else(|| bad("out of range"))
+}
+
+/// Takes the instance out of a label set: `instance`, else `hostname`.
+pub fn split_instance(labels: &mut std::collections::BTreeMap<String, String>) -> String {
+    labels
+        .remove("instance")
+        .or_else(|| labels.remove("hostname"))
+        .unwrap_or_default()
+}

@@ -1,0 +1,81 @@
+//! `POST /push.v1.PusherService/Push`: Pyroscope's push API as a Connect
+//! unary call (`application/proto` or `application/json`, optionally
+//! `Content-Encoding: gzip`). Errors use Connect's JSON error form.
+
+use super::{commit, now_ns, read_body};
+use crate::decode::push::push_from_json;
+use crate::error::ApiError;
+use crate::record::{IngestRecord, Source};
+use crate::state::{SharedState, write_tenant};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flarego_proto::push::v1::PushRequest;
+use prost::Message;
+use serde_json::json;
+
+pub async fn push(State(state): State<SharedState>, headers: HeaderMap, body: Body) -> Response {
+    let json_codec = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    match handle(&state, &headers, body, json_codec).await {
+        Ok(()) if json_codec => (StatusCode::OK, Json(json!({}))).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/proto")],
+            Vec::<u8>::new(),
+        )
+            .into_response(),
+        Err(e) => connect_error(e),
+    }
+}
+
+async fn handle(state: &SharedState, headers: &HeaderMap, body: Body, json_codec: bool) -> Result<(), ApiError> {
+    let tenant = write_tenant(headers)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/proto");
+    if !json_codec && !content_type.starts_with("application/proto") && !content_type.starts_with("application/x-protobuf") {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type {content_type:?} is not application/proto or application/json"
+        )));
+    }
+    let body = read_body(state, headers, body).await?;
+    let proto = if json_codec {
+        push_from_json(&body)?.encode_to_vec()
+    } else {
+        // Check it parses now; the WAL keeps the bytes as sent.
+        PushRequest::decode(body.as_ref()).map_err(|e| {
+            ApiError::BadRequest(format!("body is not a valid push.v1.PushRequest: {e}"))
+        })?;
+        body.to_vec()
+    };
+    let record = IngestRecord {
+        tenant,
+        received_ns: now_ns(),
+        source: Source::Push,
+        parts: vec![proto],
+    };
+    commit(state, record).await?;
+    Ok(())
+}
+
+/// Connect's error body: `{"code": "...", "message": "..."}`.
+fn connect_error(e: ApiError) -> Response {
+    let code = match &e {
+        ApiError::BadRequest(_) => "invalid_argument",
+        ApiError::PayloadTooLarge(_) => "resource_exhausted",
+        ApiError::UnsupportedMediaType(_) => "invalid_argument",
+        ApiError::NotReady => "unavailable",
+        ApiError::TooManyRequests(_) => "resource_exhausted",
+        ApiError::Internal(detail) => {
+            tracing::error!(error = %detail, "push failed");
+            "internal"
+        }
+    };
+    (e.status(), Json(json!({"code": code, "message": e.public_message()}))).into_response()
+}

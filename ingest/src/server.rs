@@ -1,0 +1,116 @@
+//! Starting the server: bind the HTTP listener at once (so `/health`
+//! answers), replay the WAL, then mark the server ready.
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::record::replay_decoder;
+use crate::routes;
+use crate::state::{AppState, Ready, SharedState};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use flarego_query::{QueryConfig, QueryEngine};
+use flarego_storage::{Engine, StorageConfig};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+
+/// Everything the server needs; `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// HTTP listener (ingest, query, UI). Default `127.0.0.1:4040`.
+    pub http_addr: String,
+    pub storage: StorageConfig,
+    pub query: QueryConfig,
+    pub limits: Limits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            http_addr: "127.0.0.1:4040".into(),
+            storage: StorageConfig::default(),
+            query: QueryConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A running server.
+pub struct RunningServer {
+    pub http_addr: SocketAddr,
+    pub state: SharedState,
+    serve: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Waits until the HTTP server stops.
+    pub async fn wait(self) {
+        let _ = self.serve.await;
+    }
+
+    /// The engine, once ready.
+    pub fn engine(&self) -> Option<Engine> {
+        self.state.ready().ok().map(|r| r.engine.clone())
+    }
+}
+
+/// The HTTP routes.
+pub fn router(state: SharedState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/health", get(routes::health::health))
+        .route("/ready", get(routes::health::ready))
+        .route("/metrics", get(routes::metrics::metrics))
+        .route("/ingest", post(routes::legacy_ingest::ingest))
+        .route("/push.v1.PusherService/Push", post(routes::push::push))
+        .route("/api/v1/ingest", post(routes::api_ingest::ingest))
+        .route("/api/v1/query", post(routes::query::query))
+        .route("/api/v1/admin/flush", post(routes::admin::flush))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Binds the listener, then opens storage (replaying the WAL) in the
+/// background; `/ready` turns 200 when that is done.
+pub async fn start(config: ServerConfig) -> Result<RunningServer> {
+    let started = Instant::now();
+    let listener = TcpListener::bind(&config.http_addr)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.http_addr.clone(),
+            source,
+        })?;
+    let http_addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: config.http_addr.clone(),
+        source,
+    })?;
+    let state: SharedState = Arc::new(AppState::new(config.limits.clone()));
+    let app = router(state.clone());
+    let serve = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    tracing::info!(addr = %http_addr, "HTTP listening");
+
+    let engine = Engine::open(config.storage.clone(), Arc::new(replay_decoder)).await?;
+    let query = QueryEngine::new(engine.clone(), config.query.clone())?;
+    let replayed = engine
+        .stats()
+        .replayed_records
+        .load(std::sync::atomic::Ordering::Relaxed);
+    state.set_ready(Ready { engine, query });
+    tracing::info!(
+        data_dir = %config.storage.data_dir.display(),
+        replayed_records = replayed,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "ready"
+    );
+    Ok(RunningServer {
+        http_addr,
+        state,
+        serve,
+    })
+}
