@@ -46,7 +46,24 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     /// For each persisted window: every WAL record with an LSN up to this
     /// one that touched the window is in the cold tier. Replay skips those.
+    #[serde(with = "window_pairs")]
     pub persisted_through: BTreeMap<i64, u64>,
+}
+
+/// Serializes `window → lsn` as `[[window, lsn], ...]`: JSON object keys
+/// would be strings, which a tagged enum cannot read back as integers.
+mod window_pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<i64, u64>, s: S) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(i64, u64)> = m.iter().map(|(k, v)| (*k, *v)).collect();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<i64, u64>, D::Error> {
+        Ok(Vec::<(i64, u64)>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 /// The manifest as stored, tagged with its format version.
@@ -117,5 +134,33 @@ impl Manifest {
                 source,
             })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_round_trips_through_json() {
+        let mut m = Manifest {
+            generation: 3,
+            ..Default::default()
+        };
+        m.persisted_through.insert(1_795_635_567_000_000_000, 42);
+        m.files.push(FileEntry {
+            path: "stacks/stacks-0000000003.parquet".into(),
+            kind: FileKind::Stacks,
+            tenant: None,
+            min_time_ns: 0,
+            max_time_ns: 0,
+            rows: 1,
+            bytes: 10,
+        });
+        let json = serde_json::to_vec(&ManifestVersion::V1(m.clone())).unwrap();
+        let ManifestVersion::V1(back) = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back, m);
+        assert!(back.is_persisted(WindowStart(1_795_635_567_000_000_000), Lsn(42)));
+        assert!(!back.is_persisted(WindowStart(1_795_635_567_000_000_000), Lsn(43)));
     }
 }
