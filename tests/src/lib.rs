@@ -1,1 +1,25 @@
-//! stub
+//! # flarego-tests
+//!
+//! Helpers for FlareGo's end-to-end tests (`tests/e2e/`) and SQL semantics
+//! tests (`tests/slt/`):
+//!
+//! - [`server::TestServer`] starts the real `flarego` binary on port 0,
+//!   waits for `/ready`, and kills it on drop.
+//! - [`pprof::ProfileBuilder`] writes pprof profiles with known content.
+//! - [`gotool`] builds the Go workload under `tests/go/` and reads
+//!   `go tool pprof -raw` output.
+//! - [`slt`] runs `.slt` files against an in-process query engine holding
+//!   both hot and cold data.
+
+pub mod gotool;
+pub mod pprof;
+pub mod server;
+pub mod slt;
+
+/// The repository root (where `Cargo.toml` of the workspace is).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every FlareGo test. Installs what the tests need when it is missing:
+# Debian's golang-go (the Go workload and `go tool pprof`) and the Python
+# module duckdb (the open-files check). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flarego/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+
+apt_missing=()
+command -v go >/dev/null 2>&1 || apt_missing+=(golang-go)
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+  echo "installing ${apt_missing[*]} (apt)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_missing[@]}"
+fi
+if ! python3 -c "import duckdb" >/dev/null 2>&1; then
+  echo "installing duckdb (pip)"
+  python3 -m pip install --quiet duckdb
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing cargo-nextest (cargo)"
+  cargo install --locked cargo-nextest
+fi
+
+# The end-to-end tests start the real binary.
+cargo build --bin flarego
+cargo nextest run --workspace --no-fail-fast "$@"

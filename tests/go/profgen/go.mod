@@ -1,0 +1,3 @@
+module flarego.test/profgen
+
+go 1.19

@@ -1,0 +1,156 @@
+//! The Go side of the tests: builds `tests/go/profgen` with the system Go
+//! toolchain and reads profiles with `go tool pprof -raw`.
+
+use anyhow::{Context, bail};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `go` on the PATH, or an error saying how to get it.
+pub fn go() -> anyhow::Result<PathBuf> {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join("go");
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    for p in ["/usr/bin/go", "/usr/lib/go/bin/go"] {
+        if Path::new(p).exists() {
+            return Ok(PathBuf::from(p));
+        }
+    }
+    bail!("the Go toolchain is missing: `apt-get install golang-go` (scripts/test.sh installs it)")
+}
+
+/// Builds the Go program in `tests/go/<name>` into `out_dir`.
+pub fn build(name: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    let src = crate::repo_root().join("tests/go").join(name);
+    let bin = out_dir.join(name);
+    let out = Command::new(go()?)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .context("running go build")?;
+    if !out.status.success() {
+        bail!("go build {name} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(bin)
+}
+
+/// What `go tool pprof -raw` says of one profile.
+#[derive(Debug, Default, Clone)]
+pub struct RawProfile {
+    /// `type/unit` of each sample type, in order.
+    pub sample_types: Vec<String>,
+    /// Total per sample type.
+    pub totals: Vec<i64>,
+    /// Per sample type: total per leaf function (the first line of the
+    /// first location).
+    pub leaf_totals: Vec<BTreeMap<String, i64>>,
+}
+
+/// Runs `go tool pprof -raw FILE` and parses it.
+pub fn pprof_raw(file: &Path) -> anyhow::Result<RawProfile> {
+    let out = Command::new(go()?)
+        .args(["tool", "pprof", "-raw"])
+        .arg(file)
+        .output()
+        .context("running go tool pprof -raw")?;
+    if !out.status.success() {
+        bail!("go tool pprof -raw failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    parse_raw(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_raw(text: &str) -> anyhow::Result<RawProfile> {
+    #[derive(PartialEq)]
+    enum Section {
+        Head,
+        Samples,
+        Locations,
+        Other,
+    }
+    let mut sec = Section::Head;
+    let mut raw = RawProfile::default();
+    let mut samples: Vec<(Vec<i64>, u64)> = Vec::new();
+    let mut leaf_of: BTreeMap<u64, String> = BTreeMap::new();
+    let mut header_pending = false;
+    for line in text.lines() {
+        match line.trim_end() {
+            "Samples:" => {
+                sec = Section::Samples;
+                header_pending = true;
+                continue;
+            }
+            "Locations" => {
+                sec = Section::Locations;
+                continue;
+            }
+            "Mappings" => {
+                sec = Section::Other;
+                continue;
+            }
+            _ => {}
+        }
+        let t = line.trim();
+        match sec {
+            Section::Samples if header_pending => {
+                raw.sample_types = t.split_whitespace().map(str::to_string).collect();
+                raw.totals = vec![0; raw.sample_types.len()];
+                raw.leaf_totals = vec![BTreeMap::new(); raw.sample_types.len()];
+                header_pending = false;
+            }
+            Section::Samples => {
+                let Some((vals, locs)) = t.split_once(':') else { continue };
+                if !vals.trim().chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-') || vals.trim().is_empty() {
+                    continue; // a label line
+                }
+                let values: Vec<i64> = vals.split_whitespace().map(|v| v.parse().unwrap_or(0)).collect();
+                let first = locs.split_whitespace().next().and_then(|l| l.parse().ok()).unwrap_or(0);
+                samples.push((values, first));
+            }
+            Section::Locations => {
+                // `ID: 0xADDR M=N function file:line s=N`; inlined callers
+                // follow on indented lines without an ID.
+                let mut toks = t.split_whitespace();
+                if let Some(id) = toks.next().and_then(|i| i.strip_suffix(':')).and_then(|i| i.parse::<u64>().ok()) {
+                    let rest: Vec<&str> = toks.collect();
+                    let func = rest.iter().skip_while(|x| !x.starts_with("M=")).nth(1);
+                    if let Some(f) = func {
+                        leaf_of.insert(id, f.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (values, loc) in samples {
+        let leaf = leaf_of.get(&loc).cloned().unwrap_or_default();
+        for (i, v) in values.iter().enumerate() {
+            if let Some(t) = raw.totals.get_mut(i) {
+                *t += v;
+            }
+            if let Some(m) = raw.leaf_totals.get_mut(i) {
+                *m.entry(leaf.clone()).or_default() += v;
+            }
+        }
+    }
+    Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_raw_output() {
+        let text = "PeriodType: contentions count\nSamples:\ncontentions/count delay/nanoseconds\n        797 3520035294: 1 \n          1 1193106509: 2 3 \n                bytes:[64]\nLocations\n     1: 0x4bcb6d M=1 sync.(*Mutex).Lock /x/mutex.go:90 s=0\n             main.contend /m.go:51 s=0\n     2: 0x4708f1 M=1 sync.(*WaitGroup).Wait /w.go:139 s=0\n     3: 0x1 M=1 main.main /m.go:1 s=0\nMappings\n1: 0x400000/0x4be000/0x0 /tmp/pg/profgen  [FN]\n";
+        let r = super::parse_raw(text).unwrap();
+        assert_eq!(r.sample_types, vec!["contentions/count", "delay/nanoseconds"]);
+        assert_eq!(r.totals, vec![798, 4713141803]);
+        assert_eq!(r.leaf_totals[0]["sync.(*Mutex).Lock"], 797);
+        assert_eq!(r.leaf_totals[1]["sync.(*WaitGroup).Wait"], 1193106509);
+    }
+}

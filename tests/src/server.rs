@@ -1,0 +1,188 @@
+//! [`TestServer`]: the real `flarego` binary, on a random port.
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of the `flarego` binary: `$FLAREGO_BIN`, else next to the test
+/// executable's `deps/` folder (what `cargo build --bin flarego` makes).
+pub fn flarego_bin() -> anyhow::Result<PathBuf> {
+    if let Ok(p) = std::env::var("FLAREGO_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|d| if d.ends_with("deps") { d.parent() } else { Some(d) })
+        .context("test executable has no parent directory")?;
+    let bin = dir.join("flarego");
+    if !bin.exists() {
+        bail!(
+            "{} not found: build it first with `cargo build --bin flarego` (scripts/test.sh does), or set FLAREGO_BIN",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// A running `flarego server`, killed on drop.
+pub struct TestServer {
+    child: Option<Child>,
+    pub url: String,
+    pub data_dir: PathBuf,
+    extra: Vec<String>,
+    log: PathBuf,
+    client: reqwest::Client,
+}
+
+impl TestServer {
+    /// Starts a server over `data_dir` with extra flags.
+    pub async fn start(data_dir: &Path, extra: &[&str]) -> anyhow::Result<TestServer> {
+        let mut s = TestServer {
+            child: None,
+            url: String::new(),
+            data_dir: data_dir.to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            log: data_dir.with_extension("log"),
+            client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?,
+        };
+        s.spawn().await?;
+        Ok(s)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let mut child = Command::new(flarego_bin()?)
+            .arg("server")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--http-addr", "127.0.0.1:0", "--print-addr"])
+            .args(&self.extra)
+            .env("FLAREGO_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .context("starting flarego server")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        self.child = Some(child);
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .with_context(|| format!("server printed no address in 30 s; log: {}", self.log.display()))?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .with_context(|| format!("unexpected first line {line:?}; log: {}", self.log.display()))?;
+        self.url = addr.to_string();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self.client.get(format!("{}/ready", self.url)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("server not ready after 60 s; log: {}", self.log.display());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `kill -9` the process.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kills (if running) and starts again over the same data.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill9();
+        self.spawn().await
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Runs SQL; returns the JSON answer or the error body.
+    pub async fn sql_raw(&self, sql: &str) -> anyhow::Result<(u16, Value)> {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/query", self.url))
+            .json(&json!({"sql": sql}))
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await?))
+    }
+
+    /// Runs SQL and returns its rows; fails on an error answer.
+    pub async fn sql(&self, sql: &str) -> anyhow::Result<Vec<Vec<Value>>> {
+        let (status, v) = self.sql_raw(sql).await?;
+        if status != 200 {
+            bail!("query {sql:?} failed with {status}: {v}");
+        }
+        Ok(v["rows"]
+            .as_array()
+            .context("no rows")?
+            .iter()
+            .map(|r| r.as_array().cloned().unwrap_or_default())
+            .collect())
+    }
+
+    /// A single integer answer (`NULL` counts as 0).
+    pub async fn sql_i64(&self, sql: &str) -> anyhow::Result<i64> {
+        let rows = self.sql(sql).await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Value::as_i64)
+            .unwrap_or(0))
+    }
+
+    /// POSTs `body` to `path` (with query string); returns status and body text.
+    pub async fn post(&self, path_and_query: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> anyhow::Result<(u16, String)> {
+        let mut req = self.client.post(format!("{}{}", self.url, path_and_query)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.text().await?))
+    }
+
+    pub async fn flush(&self) -> anyhow::Result<Value> {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/admin/flush", self.url))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("flush failed: {}", r.status());
+        }
+        Ok(r.json().await?)
+    }
+
+    pub async fn healthy(&self) -> bool {
+        matches!(self.client.get(format!("{}/health", self.url)).send().await, Ok(r) if r.status().is_success())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

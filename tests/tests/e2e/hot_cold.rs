@@ -1,0 +1,92 @@
+//! The hot/cold boundary: a query loop running while windows are written,
+//! compacted to Parquet and dropped from memory never sees a total dip or
+//! a row counted twice.
+
+use flarego_tests::server::TestServer;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totals_never_dip_or_double_across_compaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start(
+        &tmp.path().join("data"),
+        &["--window", "1s", "--hot-retention", "500ms", "--compaction-interval", "100ms"],
+    )
+    .await
+    .unwrap();
+    let acked = Arc::new(AtomicI64::new(0));
+    let in_flight = Arc::new(AtomicI64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (url, acked, in_flight, done) = (s.url.clone(), acked.clone(), in_flight.clone(), done.clone());
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let start = Instant::now();
+            let mut i = 0i64;
+            // 3 s of writes spread over several windows.
+            while start.elapsed() < Duration::from_secs(3) {
+                i += 1;
+                let v = 1 + i % 5;
+                in_flight.store(v * 2, Ordering::SeqCst);
+                let r = client
+                    .post(format!("{url}/ingest?name=hc.cpu&format=folded&sampleRate=1000000000"))
+                    .body(format!("main;a;b{} {v}\nmain;c {v}\n", i % 11))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success());
+                acked.fetch_add(v * 2, Ordering::SeqCst);
+                in_flight.store(0, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+
+    let mut last = 0i64;
+    let mut queries = 0;
+    let mut stable_after_done = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lo = acked.load(Ordering::SeqCst);
+        let finished = done.load(Ordering::SeqCst);
+        let total = s.sql_i64("SELECT sum(value) FROM profiles").await.unwrap();
+        let hi = acked.load(Ordering::SeqCst) + in_flight.load(Ordering::SeqCst);
+        queries += 1;
+        assert!(total >= lo, "query {queries}: total {total} dipped below acknowledged {lo}");
+        assert!(total <= hi, "query {queries}: total {total} is more than was written ({hi}): double count");
+        assert!(total >= last, "query {queries}: total {total} went down from {last}");
+        last = total;
+        if finished {
+            assert_eq!(total, acked.load(Ordering::SeqCst));
+            stable_after_done += 1;
+            let hot_rows = hot_rows(&s).await;
+            if hot_rows == 0 && stable_after_done > 20 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "windows never all reached Parquet (hot rows {})", hot_rows(&s).await);
+    }
+    writer.await.unwrap();
+    assert!(queries > 50, "only {queries} queries ran");
+    // Everything is now read from Parquet, and still counted once.
+    assert_eq!(s.sql_i64("SELECT sum(value) FROM profiles").await.unwrap(), acked.load(Ordering::SeqCst));
+}
+
+async fn hot_rows(s: &TestServer) -> i64 {
+    let text = s
+        .client()
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("flarego_hot_sample_rows "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(-1)
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests against the real `flarego` binary (one test binary:
+//! each links DataFusion, and linking is the slow part of the build).
+
+mod bad_input;
+mod crash;
+mod duckdb;
+mod go_profiles;
+mod hot_cold;
+mod ingest_apis;
+mod sql_semantics;
