@@ -1,1 +1,88 @@
-fn main() {}
+//! # flarego-bench
+//!
+//! The benchmark harness behind `docs/BENCHMARKS.md`. Each subcommand
+//! measures FlareGo and a peer in the same run and prints a Markdown table:
+//!
+//! - `ingest`: pprof samples/s through HTTP `/ingest` with the WAL on,
+//!   against `go tool pprof -proto` merging the same files; hot memory.
+//! - `density`: Parquet bytes of one synthetic hour against its gzipped pprof.
+//! - `query`: the flame-graph aggregation over 10 M rows, against DuckDB
+//!   on the same Parquet files.
+//!
+//! Build with `cargo build --release -p flarego -p flarego-benches`.
+
+mod density;
+mod ingest;
+mod query;
+mod synth;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "flarego-bench", about = "FlareGo benchmarks against peers")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// HTTP ingest throughput and hot memory.
+    Ingest {
+        /// Seconds of load.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
+    /// Parquet bytes per sample against gzipped pprof, one synthetic hour.
+    Density,
+    /// Flame-graph aggregation over N rows against DuckDB.
+    Query {
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        match cli.cmd {
+            Cmd::Ingest { seconds, clients } => ingest::run(seconds, clients).await,
+            Cmd::Density => density::run().await,
+            Cmd::Query { rows, runs } => query::run(rows, runs).await,
+        }
+    })
+}
+
+/// The `flarego` binary next to this one.
+pub fn sibling_bin(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let p = exe
+        .parent()
+        .map(|d| d.join(name))
+        .ok_or_else(|| anyhow::anyhow!("no directory"))?;
+    anyhow::ensure!(p.exists(), "{} missing: cargo build --release -p flarego", p.display());
+    Ok(p)
+}
+
+/// Writes each window of a synthetic hour as a `.pb.gz` file; returns
+/// `(paths, total gzipped bytes, total pprof samples)`.
+pub fn write_hour(dir: &std::path::Path, shape: &synth::Shape, t0_ns: i64) -> anyhow::Result<(Vec<std::path::PathBuf>, u64, usize)> {
+    let pool = synth::stack_pool(shape);
+    let mut paths = Vec::new();
+    let (mut bytes, mut samples) = (0u64, 0usize);
+    for w in 0..shape.windows {
+        let (gz, n) = synth::window_profile(&pool, shape, w, t0_ns + w as i64 * 10_000_000_000);
+        let p = dir.join(format!("w{w:04}.pb.gz"));
+        std::fs::write(&p, &gz)?;
+        bytes += gz.len() as u64;
+        samples += n;
+        paths.push(p);
+    }
+    Ok((paths, bytes, samples))
+}

@@ -214,7 +214,11 @@ impl Engine {
         PreparedWrite {
             samples: samples
                 .into_iter()
-                .map(|(w, (a, b, c))| {
+                .map(|(w, (mut a, mut b, mut c))| {
+                    // Exact-sized buffers: the hot tier pays 20 bytes a row.
+                    a.shrink_to_fit();
+                    b.shrink_to_fit();
+                    c.shrink_to_fit();
                     (
                         w,
                         SampleChunk {
@@ -227,7 +231,10 @@ impl Engine {
                 .collect(),
             metrics: metrics
                 .into_iter()
-                .map(|(w, (a, b, c))| {
+                .map(|(w, (mut a, mut b, mut c))| {
+                    a.shrink_to_fit();
+                    b.shrink_to_fit();
+                    c.shrink_to_fit();
                     (
                         w,
                         MetricChunk {

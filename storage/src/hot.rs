@@ -32,9 +32,9 @@ impl SampleChunk {
             values: concat_buf(&a.values, &b.values),
         }
     }
-    /// Bytes of the row data.
+    /// Bytes allocated for the row data (buffer capacities).
     pub fn bytes(&self) -> usize {
-        self.len() * 20
+        self.series.inner().capacity() + self.stacks.inner().capacity() + self.values.inner().capacity()
     }
 }
 
@@ -105,7 +105,11 @@ impl HotWindow {
     /// Bytes held by this window's row data (the chunk buffers).
     pub fn bytes(&self) -> usize {
         self.samples.iter().map(|c| c.bytes()).sum::<usize>()
-            + self.metrics.iter().map(|c| c.len() * 20).sum::<usize>()
+            + self
+                .metrics
+                .iter()
+                .map(|c| c.series.inner().capacity() + c.times.inner().capacity() + c.values.inner().capacity())
+                .sum::<usize>()
     }
 
     pub fn push_samples(&mut self, lsn: Lsn, chunk: SampleChunk) {

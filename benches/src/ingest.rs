@@ -1,0 +1,141 @@
+//! HTTP ingest throughput with the WAL on, and hot memory per row;
+//! the peer is `go tool pprof -proto` merging the same profiles.
+
+use crate::synth::Shape;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
+    let shape = Shape::default();
+    let tmp = tempfile::tempdir()?;
+    let pdir = tmp.path().join("pprof");
+    std::fs::create_dir_all(&pdir)?;
+    let t0 = 1_700_000_000_000_000_000i64;
+    let (files, gz_bytes, samples) = crate::write_hour(&pdir, &shape, t0)?;
+    let bodies: Arc<Vec<(Vec<u8>, usize)>> = Arc::new(
+        files
+            .iter()
+            .map(|f| std::fs::read(f).map(|b| (b, 0usize)))
+            .collect::<Result<Vec<_>, _>>()?,
+    );
+    let per_profile = samples as f64 / files.len() as f64;
+
+    // Peer: go tool pprof merging the same files.
+    let go_start = Instant::now();
+    let merged = tmp.path().join("merged.pb.gz");
+    let st = Command::new("go")
+        .args(["tool", "pprof", "-proto", "-output"])
+        .arg(&merged)
+        .args(&files)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let go_secs = go_start.elapsed().as_secs_f64();
+    let go_rate = match st {
+        Ok(s) if s.success() => Some(samples as f64 / go_secs),
+        _ => None,
+    };
+
+    // FlareGo: the release binary, WAL on, default settings.
+    let bin = crate::sibling_bin("flarego")?;
+    let mut child = Command::new(bin)
+        .args(["server", "--http-addr", "127.0.0.1:0", "--print-addr", "--hot-retention", "1h"])
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .env("FLAREGO_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?).read_line(&mut line)?;
+    let url = line.trim().trim_start_matches("listening on ").to_string();
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{url}/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let rss_before = rss_kib(child.id());
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, url, bodies, done) = (client.clone(), url.clone(), bodies.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = c;
+            while Instant::now() < stop {
+                let (body, _) = &bodies[i % bodies.len()];
+                // Spread over the hour so windows fill as in production.
+                let from = 1_700_000_000 + (i % 360) as i64 * 10;
+                let r = client
+                    .post(format!("{url}/ingest?name=bench.cpu&format=pprof&from={from}"))
+                    .body(body.clone())
+                    .send()
+                    .await;
+                if r.is_ok_and(|r| r.status().is_success()) {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                i += clients;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let requests = done.load(Ordering::Relaxed);
+    let ingested = requests as f64 * per_profile;
+    let metrics = client.get(format!("{url}/metrics")).send().await?.text().await?;
+    let rss_after = rss_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let hot_rows = metric(&metrics, "flarego_hot_sample_rows");
+    let hot_bytes = metric(&metrics, "flarego_hot_bytes");
+    let rate = ingested / secs;
+    println!("load: {clients} HTTP clients for {secs:.1} s, gzipped CPU pprof of {per_profile:.0} samples each ({} KiB avg)", gz_bytes / files.len() as u64 / 1024);
+    println!();
+    println!("| what | pprof samples/s | requests/s | ratio to peer |");
+    println!("|---|---|---|---|");
+    println!(
+        "| FlareGo `/ingest` (WAL fdatasync, hot tier) | {rate:.0} | {:.0} | {} |",
+        requests as f64 / secs,
+        go_rate.map(|g| format!("{:.2}×", rate / g)).unwrap_or("-".into())
+    );
+    match go_rate {
+        Some(g) => println!("| `go tool pprof -proto` merging the {} files | {g:.0} | - | 1.00× |", files.len()),
+        None => println!("| `go tool pprof -proto` | not run (Go missing) | - | - |"),
+    }
+    println!();
+    println!("| hot memory | value |");
+    println!("|---|---|");
+    println!("| hot sample rows | {hot_rows:.0} |");
+    println!("| row buffers (bytes/row) | {:.2} |", hot_bytes / hot_rows.max(1.0));
+    println!(
+        "| server RSS growth (bytes/row, all in) | {:.2} |",
+        (rss_after.saturating_sub(rss_before) as f64 * 1024.0) / hot_rows.max(1.0)
+    );
+    Ok(())
+}
