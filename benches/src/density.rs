@@ -11,7 +11,11 @@ use std::time::Duration;
 
 const T0: i64 = 1_700_000_000_000_000_000 - 1_700_000_000_000_000_000 % 3_600_000_000_000;
 
-async fn ingest_hour(dir: &std::path::Path, files: &[std::path::PathBuf], flush_every: usize) -> anyhow::Result<(u64, u64, usize)> {
+async fn ingest_hour(
+    dir: &std::path::Path,
+    files: &[std::path::PathBuf],
+    flush_every: usize,
+) -> anyhow::Result<(u64, u64, usize)> {
     let config = StorageConfig {
         data_dir: dir.to_path_buf(),
         hot_retention: Duration::from_secs(86400 * 365),
@@ -41,9 +45,27 @@ async fn ingest_hour(dir: &std::path::Path, files: &[std::path::PathBuf], flush_
     }
     engine.flush().await?;
     let snap = engine.snapshot();
-    let samples: u64 = snap.manifest.files.iter().filter(|f| f.kind == flarego_storage::FileKind::Samples).map(|f| f.bytes).sum();
-    let stacks: u64 = snap.manifest.files.iter().filter(|f| f.kind == flarego_storage::FileKind::Stacks).map(|f| f.bytes).sum();
-    let rows: u64 = snap.manifest.files.iter().filter(|f| f.kind == flarego_storage::FileKind::Samples).map(|f| f.rows).sum();
+    let samples: u64 = snap
+        .manifest
+        .files
+        .iter()
+        .filter(|f| f.kind == flarego_storage::FileKind::Samples)
+        .map(|f| f.bytes)
+        .sum();
+    let stacks: u64 = snap
+        .manifest
+        .files
+        .iter()
+        .filter(|f| f.kind == flarego_storage::FileKind::Stacks)
+        .map(|f| f.bytes)
+        .sum();
+    let rows: u64 = snap
+        .manifest
+        .files
+        .iter()
+        .filter(|f| f.kind == flarego_storage::FileKind::Samples)
+        .map(|f| f.rows)
+        .sum();
     Ok((samples, stacks, rows as usize))
 }
 
@@ -53,11 +75,18 @@ pub async fn run() -> anyhow::Result<()> {
     let pprof_dir = tmp.path().join("pprof");
     std::fs::create_dir_all(&pprof_dir)?;
     let (files, gz_bytes, samples) = crate::write_hour(&pprof_dir, &shape, T0)?;
-    println!("synthetic hour: {} windows, {} stacks, {samples} pprof samples, {gz_bytes} bytes of gzipped pprof", shape.windows, shape.stacks);
+    println!(
+        "synthetic hour: {} windows, {} stacks, {samples} pprof samples, {gz_bytes} bytes of gzipped pprof",
+        shape.windows, shape.stacks
+    );
     println!();
     println!("| layout | samples files | stacks files | total | bytes/sample | × gzipped pprof |");
     println!("|---|---|---|---|---|---|");
-    for (label, every) in [("one compaction for the hour", usize::MAX), ("a compaction per minute (6 windows)", 6), ("a compaction per window", 1)] {
+    for (label, every) in [
+        ("one compaction for the hour", usize::MAX),
+        ("a compaction per minute (6 windows)", 6),
+        ("a compaction per window", 1),
+    ] {
         let dir = tmp.path().join(format!("data-{}", every.min(9999)));
         let (s, st, _rows) = ingest_hour(&dir, &files, every).await?;
         let total = s + st;

@@ -60,7 +60,14 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     // FlareGo: the release binary, WAL on, default settings.
     let bin = crate::sibling_bin("flarego")?;
     let mut child = Command::new(bin)
-        .args(["server", "--http-addr", "127.0.0.1:0", "--print-addr", "--hot-retention", "1h"])
+        .args([
+            "server",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--print-addr",
+            "--hot-retention",
+            "1h",
+        ])
         .arg("--data-dir")
         .arg(tmp.path().join("data"))
         .env("FLAREGO_LOG", "warn")
@@ -68,11 +75,22 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         .stderr(Stdio::null())
         .spawn()?;
     let mut line = String::new();
-    BufReader::new(child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?).read_line(&mut line)?;
+    BufReader::new(
+        child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
+    )
+    .read_line(&mut line)?;
     let url = line.trim().trim_start_matches("listening on ").to_string();
     let client = reqwest::Client::new();
     for _ in 0..200 {
-        if client.get(format!("{url}/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(format!("{url}/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -83,7 +101,8 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, url, bodies, done) = (client.clone(), url.clone(), bodies.clone(), done.clone());
+        let (client, url, bodies, done) =
+            (client.clone(), url.clone(), bodies.clone(), done.clone());
         tasks.push(tokio::spawn(async move {
             let mut i = c;
             while Instant::now() < stop {
@@ -91,7 +110,9 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
                 // Spread over the hour so windows fill as in production.
                 let from = 1_700_000_000 + (i % 360) as i64 * 10;
                 let r = client
-                    .post(format!("{url}/ingest?name=bench.cpu&format=pprof&from={from}"))
+                    .post(format!(
+                        "{url}/ingest?name=bench.cpu&format=pprof&from={from}"
+                    ))
                     .body(body.clone())
                     .send()
                     .await;
@@ -108,31 +129,47 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     let secs = start.elapsed().as_secs_f64();
     let requests = done.load(Ordering::Relaxed);
     let ingested = requests as f64 * per_profile;
-    let metrics = client.get(format!("{url}/metrics")).send().await?.text().await?;
+    let metrics = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let rss_after = rss_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();
     let hot_rows = metric(&metrics, "flarego_hot_sample_rows");
     let hot_bytes = metric(&metrics, "flarego_hot_bytes");
     let rate = ingested / secs;
-    println!("load: {clients} HTTP clients for {secs:.1} s, gzipped CPU pprof of {per_profile:.0} samples each ({} KiB avg)", gz_bytes / files.len() as u64 / 1024);
+    println!(
+        "load: {clients} HTTP clients for {secs:.1} s, gzipped CPU pprof of {per_profile:.0} samples each ({} KiB avg)",
+        gz_bytes / files.len() as u64 / 1024
+    );
     println!();
     println!("| what | pprof samples/s | requests/s | ratio to peer |");
     println!("|---|---|---|---|");
     println!(
         "| FlareGo `/ingest` (WAL fdatasync, hot tier) | {rate:.0} | {:.0} | {} |",
         requests as f64 / secs,
-        go_rate.map(|g| format!("{:.2}×", rate / g)).unwrap_or("-".into())
+        go_rate
+            .map(|g| format!("{:.2}×", rate / g))
+            .unwrap_or("-".into())
     );
     match go_rate {
-        Some(g) => println!("| `go tool pprof -proto` merging the {} files | {g:.0} | - | 1.00× |", files.len()),
+        Some(g) => println!(
+            "| `go tool pprof -proto` merging the {} files | {g:.0} | - | 1.00× |",
+            files.len()
+        ),
         None => println!("| `go tool pprof -proto` | not run (Go missing) | - | - |"),
     }
     println!();
     println!("| hot memory | value |");
     println!("|---|---|");
     println!("| hot sample rows | {hot_rows:.0} |");
-    println!("| row buffers (bytes/row) | {:.2} |", hot_bytes / hot_rows.max(1.0));
+    println!(
+        "| row buffers (bytes/row) | {:.2} |",
+        hot_bytes / hot_rows.max(1.0)
+    );
     println!(
         "| server RSS growth (bytes/row, all in) | {:.2} |",
         (rss_after.saturating_sub(rss_before) as f64 * 1024.0) / hot_rows.max(1.0)

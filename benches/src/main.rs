@@ -49,7 +49,9 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         match cli.cmd {
             Cmd::Ingest { seconds, clients } => ingest::run(seconds, clients).await,
@@ -66,13 +68,21 @@ pub fn sibling_bin(name: &str) -> anyhow::Result<std::path::PathBuf> {
         .parent()
         .map(|d| d.join(name))
         .ok_or_else(|| anyhow::anyhow!("no directory"))?;
-    anyhow::ensure!(p.exists(), "{} missing: cargo build --release -p flarego", p.display());
+    anyhow::ensure!(
+        p.exists(),
+        "{} missing: cargo build --release -p flarego",
+        p.display()
+    );
     Ok(p)
 }
 
 /// Writes each window of a synthetic hour as a `.pb.gz` file; returns
 /// `(paths, total gzipped bytes, total pprof samples)`.
-pub fn write_hour(dir: &std::path::Path, shape: &synth::Shape, t0_ns: i64) -> anyhow::Result<(Vec<std::path::PathBuf>, u64, usize)> {
+pub fn write_hour(
+    dir: &std::path::Path,
+    shape: &synth::Shape,
+    t0_ns: i64,
+) -> anyhow::Result<(Vec<std::path::PathBuf>, u64, usize)> {
     let pool = synth::stack_pool(shape);
     let mut paths = Vec::new();
     let (mut bytes, mut samples) = (0u64, 0usize);

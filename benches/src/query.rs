@@ -2,7 +2,9 @@
 //! DuckDB reading the same Parquet files, in one run.
 
 use flarego_query::{QueryConfig, QueryEngine};
-use flarego_storage::{ColdStoreConfig, Engine, SeriesKey, SeriesSamples, StackId, StorageConfig, TenantId, WriteBatch};
+use flarego_storage::{
+    ColdStoreConfig, Engine, SeriesKey, SeriesSamples, StackId, StorageConfig, TenantId, WriteBatch,
+};
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;
@@ -30,7 +32,11 @@ pub async fn run(rows: usize, runs: usize) -> anyhow::Result<()> {
         cold: ColdStoreConfig::LocalDir(None),
         ..Default::default()
     };
-    let engine = Engine::open(config, Arc::new(|_: &[u8], _: &flarego_storage::StackTable| Err("not replayed".to_string()))).await?;
+    let engine = Engine::open(
+        config,
+        Arc::new(|_: &[u8], _: &flarego_storage::StackTable| Err("not replayed".to_string())),
+    )
+    .await?;
     let shape = crate::synth::Shape::default();
     let pool = crate::synth::stack_pool(&shape);
     let ids: Vec<StackId> = pool.iter().map(|s| StackId::of_frames(s)).collect();
@@ -51,14 +57,21 @@ pub async fn run(rows: usize, runs: usize) -> anyhow::Result<()> {
             batch.stacks = pool
                 .iter()
                 .zip(&ids)
-                .map(|(s, id)| (*id, s.iter().map(|f| Arc::<str>::from(f.as_str())).collect()))
+                .map(|(s, id)| {
+                    (
+                        *id,
+                        s.iter().map(|f| Arc::<str>::from(f.as_str())).collect(),
+                    )
+                })
                 .collect();
         }
         let n = pool.len().min(rows - w * pool.len());
         batch.series.push(SeriesSamples {
             time_ns: t0 + w as i64 * 10_000_000_000,
             key: key.clone(),
-            samples: (0..n).map(|i| (ids[i], 1 + ((i * 7 + w) % 13) as i64)).collect(),
+            samples: (0..n)
+                .map(|i| (ids[i], 1 + ((i * 7 + w) % 13) as i64))
+                .collect(),
         });
         engine.write(Vec::new(), batch).await?;
         if (w + 1) % 360 == 0 {
@@ -68,13 +81,28 @@ pub async fn run(rows: usize, runs: usize) -> anyhow::Result<()> {
     engine.flush().await?;
     let query = QueryEngine::new(engine.clone(), QueryConfig::default())?;
     let n_rows = query.sql(None, "SELECT count(*) FROM profiles").await?;
-    let counted = n_rows.batches[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().map(|a| a.value(0)).unwrap_or(0);
-    println!("{counted} rows in {} windows, {} stacks, all in Parquet", windows, pool.len());
+    let counted = n_rows.batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .map(|a| a.value(0))
+        .unwrap_or(0);
+    println!(
+        "{counted} rows in {} windows, {} stacks, all in Parquet",
+        windows,
+        pool.len()
+    );
 
     let mut ours = Vec::new();
     for (label, sql) in [
-        ("stack_id", "SELECT stack_id, sum(value) FROM profiles GROUP BY stack_id"),
-        ("frames", "SELECT frames, sum(value) FROM profiles GROUP BY frames"),
+        (
+            "stack_id",
+            "SELECT stack_id, sum(value) FROM profiles GROUP BY stack_id",
+        ),
+        (
+            "frames",
+            "SELECT frames, sum(value) FROM profiles GROUP BY frames",
+        ),
     ] {
         let mut best = f64::MAX;
         let mut groups = 0;
@@ -92,12 +120,20 @@ pub async fn run(rows: usize, runs: usize) -> anyhow::Result<()> {
         .arg(tmp.path().join("parquet"))
         .arg(runs.to_string())
         .output()?;
-    anyhow::ensure!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "duckdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let duck: Vec<(String, f64, usize)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
             let mut p = l.split_whitespace();
-            Some((p.next()?.to_string(), p.next()?.parse().ok()?, p.next()?.parse().ok()?))
+            Some((
+                p.next()?.to_string(),
+                p.next()?.parse().ok()?,
+                p.next()?.parse().ok()?,
+            ))
         })
         .collect();
     println!();
@@ -108,7 +144,8 @@ pub async fn run(rows: usize, runs: usize) -> anyhow::Result<()> {
         println!(
             "| `GROUP BY {label}` | {:.0} ms | {} | {} | {g} |",
             t * 1000.0,
-            d.map(|d| format!("{:.0} ms", d.1 * 1000.0)).unwrap_or("-".into()),
+            d.map(|d| format!("{:.0} ms", d.1 * 1000.0))
+                .unwrap_or("-".into()),
             d.map(|d| format!("{:.2}×", t / d.1)).unwrap_or("-".into()),
         );
     }

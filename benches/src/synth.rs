@@ -33,7 +33,18 @@ impl Default for Shape {
 /// The stack pool: root-first function names.
 pub fn stack_pool(shape: &Shape) -> Vec<Vec<String>> {
     let mut rng = StdRng::seed_from_u64(shape.seed);
-    let pkgs = ["net/http", "encoding/json", "database/sql", "runtime", "sync", "github.com/acme/api/handlers", "github.com/acme/api/store", "google.golang.org/grpc", "compress/gzip", "crypto/tls"];
+    let pkgs = [
+        "net/http",
+        "encoding/json",
+        "database/sql",
+        "runtime",
+        "sync",
+        "github.com/acme/api/handlers",
+        "github.com/acme/api/store",
+        "google.golang.org/grpc",
+        "compress/gzip",
+        "crypto/tls",
+    ];
     let funcs: Vec<String> = (0..600)
         .map(|i| {
             let p = pkgs[i % pkgs.len()];
@@ -57,11 +68,26 @@ pub fn stack_pool(shape: &Shape) -> Vec<Vec<String>> {
 }
 
 /// One window's CPU profile: `(gzipped pprof, number of pprof samples)`.
-pub fn window_profile(pool: &[Vec<String>], shape: &Shape, window: usize, time_ns: i64) -> (Vec<u8>, usize) {
-    let mut rng = StdRng::seed_from_u64(shape.seed ^ (window as u64 + 1).wrapping_mul(0x9e3779b97f4a7c15));
+pub fn window_profile(
+    pool: &[Vec<String>],
+    shape: &Shape,
+    window: usize,
+    time_ns: i64,
+) -> (Vec<u8>, usize) {
+    let mut rng =
+        StdRng::seed_from_u64(shape.seed ^ (window as u64 + 1).wrapping_mul(0x9e3779b97f4a7c15));
     let mut p = Profile {
-        string_table: vec![String::new(), "samples".into(), "count".into(), "cpu".into(), "nanoseconds".into()],
-        sample_type: vec![ValueType { r#type: 1, unit: 2 }, ValueType { r#type: 3, unit: 4 }],
+        string_table: vec![
+            String::new(),
+            "samples".into(),
+            "count".into(),
+            "cpu".into(),
+            "nanoseconds".into(),
+        ],
+        sample_type: vec![
+            ValueType { r#type: 1, unit: 2 },
+            ValueType { r#type: 3, unit: 4 },
+        ],
         period_type: Some(ValueType { r#type: 3, unit: 4 }),
         period: 10_000_000,
         time_nanos: time_ns,
@@ -69,7 +95,8 @@ pub fn window_profile(pool: &[Vec<String>], shape: &Shape, window: usize, time_n
         ..Default::default()
     };
     let mut func_ids = std::collections::HashMap::new();
-    let n = rng.random_range(shape.samples_per_window * 9 / 10..=shape.samples_per_window * 11 / 10);
+    let n =
+        rng.random_range(shape.samples_per_window * 9 / 10..=shape.samples_per_window * 11 / 10);
     // Skewed choice: a few hot stacks, a long tail; each stack once per profile.
     let mut chosen = std::collections::BTreeSet::new();
     while chosen.len() < n.min(pool.len()) {
@@ -88,14 +115,34 @@ pub fn window_profile(pool: &[Vec<String>], shape: &Shape, window: usize, time_n
             let id = *func_ids.entry(name.clone()).or_insert_with(|| {
                 let s = p.string_table.len() as i64;
                 p.string_table.push(name.clone());
-                p.function.push(Function { id: next, name: s, system_name: s, filename: 0, start_line: 0 });
-                p.location.push(Location { id: next, mapping_id: 0, address: 0x400000 + next * 16, line: vec![Line { function_id: next, line: 10, column: 0 }], is_folded: false });
+                p.function.push(Function {
+                    id: next,
+                    name: s,
+                    system_name: s,
+                    filename: 0,
+                    start_line: 0,
+                });
+                p.location.push(Location {
+                    id: next,
+                    mapping_id: 0,
+                    address: 0x400000 + next * 16,
+                    line: vec![Line {
+                        function_id: next,
+                        line: 10,
+                        column: 0,
+                    }],
+                    is_folded: false,
+                });
                 next
             });
             locs.push(id);
         }
         let count: i64 = 1 + (rng.random::<f64>().powi(4) * 40.0) as i64;
-        p.sample.push(Sample { location_id: locs, value: vec![count, count * 10_000_000], label: vec![] });
+        p.sample.push(Sample {
+            location_id: locs,
+            value: vec![count, count * 10_000_000],
+            label: vec![],
+        });
         samples += 1;
     }
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -47,7 +47,8 @@ impl ConfigFile {
 mod tests {
     #[test]
     fn shipped_example_parses() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/flarego.example.toml");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/flarego.example.toml");
         let f = super::ConfigFile::load(&path).unwrap();
         assert_eq!(f.server.http_addr.as_deref(), Some("127.0.0.1:4040"));
         assert_eq!(f.server.max_stack_depth, Some(4096));

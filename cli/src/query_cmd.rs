@@ -40,7 +40,10 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let status = resp.status();
     let body: Value = resp.json().await.context("reading the answer")?;
     if !status.is_success() {
-        let msg = body.get("error").and_then(Value::as_str).unwrap_or("unknown error");
+        let msg = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error");
         bail!("{status}: {msg}");
     }
     let out = match args.format {
@@ -55,7 +58,11 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
 fn names(body: &Value) -> Vec<String> {
     body["columns"]
         .as_array()
-        .map(|c| c.iter().map(|c| c["name"].as_str().unwrap_or("").to_string()).collect())
+        .map(|c| {
+            c.iter()
+                .map(|c| c["name"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -72,7 +79,11 @@ fn rows(body: &Value) -> Vec<Vec<String>> {
         .as_array()
         .map(|r| {
             r.iter()
-                .map(|row| row.as_array().map(|c| c.iter().map(cell).collect()).unwrap_or_default())
+                .map(|row| {
+                    row.as_array()
+                        .map(|c| c.iter().map(cell).collect())
+                        .unwrap_or_default()
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -101,9 +112,19 @@ pub fn render_table(body: &Value) -> String {
             .to_string()
     };
     let mut out = vec![line(&names)];
-    out.push(width.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+    out.push(
+        width
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-+-"),
+    );
     out.extend(rows.iter().map(|r| line(r)));
-    out.push(format!("({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" }));
+    out.push(format!(
+        "({} row{})",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    ));
     out.join("\n")
 }
 
@@ -117,7 +138,13 @@ fn csv_field(s: &str) -> String {
 
 /// RFC 4180 CSV with a header line.
 pub fn render_csv(body: &Value) -> String {
-    let mut out = vec![names(body).iter().map(|s| csv_field(s)).collect::<Vec<_>>().join(",")];
+    let mut out = vec![
+        names(body)
+            .iter()
+            .map(|s| csv_field(s))
+            .collect::<Vec<_>>()
+            .join(","),
+    ];
     for r in rows(body) {
         out.push(r.iter().map(|s| csv_field(s)).collect::<Vec<_>>().join(","));
     }

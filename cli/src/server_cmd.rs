@@ -96,7 +96,10 @@ impl ServerArgs {
         let sd = StorageConfig::default();
         let ld = Limits::default();
         let http_addr = self.http_addr.or(file.http_addr).unwrap_or(d.http_addr);
-        let grpc_addr = self.grpc_addr.or(file.grpc_addr).unwrap_or_else(|| "127.0.0.1:4041".into());
+        let grpc_addr = self
+            .grpc_addr
+            .or(file.grpc_addr)
+            .unwrap_or_else(|| "127.0.0.1:4041".into());
         check_loopback("http-addr", &http_addr)?;
         check_loopback("grpc-addr", &grpc_addr)?;
         let window = match self.window.or(file.window) {
@@ -104,7 +107,10 @@ impl ServerArgs {
             None => sd.window,
         };
         let storage = StorageConfig {
-            data_dir: self.data_dir.or(file.data_dir.map(PathBuf::from)).unwrap_or(sd.data_dir),
+            data_dir: self
+                .data_dir
+                .or(file.data_dir.map(PathBuf::from))
+                .unwrap_or(sd.data_dir),
             window,
             hot_retention: match self.hot_retention.or(file.hot_retention) {
                 Some(v) => duration("hot-retention", &v)?,
@@ -133,12 +139,21 @@ impl ServerArgs {
                 Some(v) => size("max-body-bytes", &v)?,
                 None => ld.max_body_bytes,
             },
-            max_decompressed_bytes: match self.max_decompressed_bytes.or(file.max_decompressed_bytes) {
+            max_decompressed_bytes: match self
+                .max_decompressed_bytes
+                .or(file.max_decompressed_bytes)
+            {
                 Some(v) => size("max-decompressed-bytes", &v)?,
                 None => ld.max_decompressed_bytes,
             },
-            max_stack_depth: self.max_stack_depth.or(file.max_stack_depth).unwrap_or(ld.max_stack_depth),
-            max_samples: self.max_samples.or(file.max_samples).unwrap_or(ld.max_samples),
+            max_stack_depth: self
+                .max_stack_depth
+                .or(file.max_stack_depth)
+                .unwrap_or(ld.max_stack_depth),
+            max_samples: self
+                .max_samples
+                .or(file.max_samples)
+                .unwrap_or(ld.max_samples),
             max_labels: self.max_labels.or(file.max_labels).unwrap_or(ld.max_labels),
             max_label_name_bytes: self
                 .max_label_name_bytes
@@ -164,7 +179,10 @@ fn check_loopback(flag: &str, addr: &str) -> anyhow::Result<()> {
     let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let loopback = host == "localhost"
-        || addr.parse::<SocketAddr>().map(|a| a.ip().is_loopback()).unwrap_or(false);
+        || addr
+            .parse::<SocketAddr>()
+            .map(|a| a.ip().is_loopback())
+            .unwrap_or(false);
     if !loopback {
         bail!(
             "--{flag} {addr}: refusing to listen on a non-loopback address without authentication"

@@ -193,7 +193,8 @@ impl IngestRecord {
 /// Decodes a WAL payload on replay (no limits: it was accepted once).
 pub fn replay_decoder(payload: &[u8], stacks: &StackTable) -> Result<WriteBatch, String> {
     let rec = IngestRecord::parse(payload)?;
-    rec.decode(stacks, &Limits::unlimited()).map_err(|e| e.to_string())
+    rec.decode(stacks, &Limits::unlimited())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 
 use crate::error::ApiError;
 use crate::limits::Limits;
+use axum::http::HeaderMap;
 use flarego_query::QueryEngine;
 use flarego_storage::{Engine, TenantId};
-use axum::http::HeaderMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
@@ -70,7 +70,8 @@ pub fn tenant_from_headers(headers: &HeaderMap) -> Result<Option<TenantId>, ApiE
         .map_err(|_| ApiError::BadRequest("X-Scope-OrgID is not valid ASCII".into()))?;
     let ok = !s.is_empty()
         && s.len() <= 128
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
         && s != "."
         && s != "..";
     if !ok {

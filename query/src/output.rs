@@ -22,7 +22,7 @@ pub fn to_json(out: &QueryOutput) -> Result<Value, ArrowError> {
         let cols: Vec<Vec<Value>> = batch
             .columns()
             .iter()
-            .map(|c| column_values(c))
+            .map(column_values)
             .collect::<Result<_, _>>()?;
         for r in 0..batch.num_rows() {
             rows.push(Value::Array(cols.iter().map(|c| c[r].clone()).collect()));
@@ -59,7 +59,11 @@ fn column_values(a: &ArrayRef) -> Result<Vec<Value>, ArrowError> {
         ($t:ty) => {{
             let p = a.as_primitive::<$t>();
             for i in 0..n {
-                out.push(if p.is_null(i) { Value::Null } else { json!(p.value(i)) });
+                out.push(if p.is_null(i) {
+                    Value::Null
+                } else {
+                    json!(p.value(i))
+                });
             }
         }};
     }
@@ -69,7 +73,11 @@ fn column_values(a: &ArrayRef) -> Result<Vec<Value>, ArrowError> {
         DataType::Boolean => {
             let b = a.as_boolean();
             for i in 0..n {
-                out.push(if b.is_null(i) { Value::Null } else { json!(b.value(i)) });
+                out.push(if b.is_null(i) {
+                    Value::Null
+                } else {
+                    json!(b.value(i))
+                });
             }
         }
         DataType::Int8 => prim!(Int8Type),
@@ -94,7 +102,11 @@ fn column_values(a: &ArrayRef) -> Result<Vec<Value>, ArrowError> {
         DataType::Utf8 => {
             let s = a.as_string::<i32>();
             for i in 0..n {
-                out.push(if s.is_null(i) { Value::Null } else { json!(s.value(i)) });
+                out.push(if s.is_null(i) {
+                    Value::Null
+                } else {
+                    json!(s.value(i))
+                });
             }
         }
         DataType::List(_) => {

@@ -56,7 +56,8 @@ impl QueryEngine {
         let runtime = RuntimeEnvBuilder::new()
             .build_arc()
             .map_err(Error::from_datafusion)?;
-        let url = ObjectStoreUrl::parse(crate::tables::COLD_STORE_URL).map_err(Error::from_datafusion)?;
+        let url =
+            ObjectStoreUrl::parse(crate::tables::COLD_STORE_URL).map_err(Error::from_datafusion)?;
         runtime.register_object_store(url.as_ref(), engine.store().clone());
         Ok(QueryEngine {
             engine,

@@ -38,10 +38,9 @@ pub struct SeriesColumns {
 
 impl SeriesColumns {
     pub fn for_samples(keys: &[Arc<SeriesKey>]) -> Self {
-        let strings =
-            |f: &dyn Fn(&SeriesKey) -> &str| -> ArrayRef {
-                Arc::new(keys.iter().map(|k| Some(f(k))).collect::<StringArray>())
-            };
+        let strings = |f: &dyn Fn(&SeriesKey) -> &str| -> ArrayRef {
+            Arc::new(keys.iter().map(|k| Some(f(k))).collect::<StringArray>())
+        };
         SeriesColumns {
             tenant: strings(&|k| k.tenant.as_str()),
             service: strings(&|k| &k.service),
@@ -59,10 +58,9 @@ impl SeriesColumns {
     }
 
     pub fn for_metrics(keys: &[Arc<MetricKey>]) -> Self {
-        let strings =
-            |f: &dyn Fn(&MetricKey) -> &str| -> ArrayRef {
-                Arc::new(keys.iter().map(|k| Some(f(k))).collect::<StringArray>())
-            };
+        let strings = |f: &dyn Fn(&MetricKey) -> &str| -> ArrayRef {
+            Arc::new(keys.iter().map(|k| Some(f(k))).collect::<StringArray>())
+        };
         SeriesColumns {
             tenant: strings(&|k| k.tenant.as_str()),
             service: strings(&|k| &k.service),
@@ -90,11 +88,19 @@ pub fn labels_array<'a>(sets: impl Iterator<Item = &'a BTreeMap<String, String>>
     }
     let entries = StructArray::from(vec![
         (
-            Arc::new(arrow::datatypes::Field::new("key", arrow::datatypes::DataType::Utf8, false)),
+            Arc::new(arrow::datatypes::Field::new(
+                "key",
+                arrow::datatypes::DataType::Utf8,
+                false,
+            )),
             Arc::new(keys.finish()) as ArrayRef,
         ),
         (
-            Arc::new(arrow::datatypes::Field::new("value", arrow::datatypes::DataType::Utf8, true)),
+            Arc::new(arrow::datatypes::Field::new(
+                "value",
+                arrow::datatypes::DataType::Utf8,
+                true,
+            )),
             Arc::new(values.finish()) as ArrayRef,
         ),
     ]);

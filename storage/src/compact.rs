@@ -23,6 +23,11 @@ use parquet::file::properties::WriterProperties;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+/// `(window, series, stack, value)` rows of one (tenant, hour) file.
+type SampleGroups = BTreeMap<(String, i64), Vec<(i64, u32, u64, i64)>>;
+/// `(series, time, value)` rows of one (tenant, hour) file.
+type MetricGroups = BTreeMap<(String, i64), Vec<(u32, i64, f64)>>;
+
 /// What to compact and with which dictionaries.
 pub struct CompactArgs<'a> {
     pub store: &'a dyn ObjectStore,
@@ -50,12 +55,14 @@ pub async fn compact(args: CompactArgs<'_>) -> Result<CompactOutput> {
     for w in args.windows {
         for c in &w.samples {
             for i in 0..c.len() {
-                *sums.entry((w.start.0, c.series[i], c.stacks[i])).or_default() += c.values[i];
+                *sums
+                    .entry((w.start.0, c.series[i], c.stacks[i]))
+                    .or_default() += c.values[i];
             }
         }
     }
     let mut referenced: HashSet<u64> = HashSet::new();
-    let mut groups: BTreeMap<(String, i64), Vec<(i64, u32, u64, i64)>> = BTreeMap::new();
+    let mut groups: SampleGroups = BTreeMap::new();
     for ((win, series, stack), value) in sums {
         let Some(key) = args.series.get(series as usize) else {
             continue;
@@ -88,9 +95,7 @@ pub async fn compact(args: CompactArgs<'_>) -> Result<CompactOutput> {
     }
 
     // Stacks no cold file holds yet.
-    let mut new_stacks = args
-        .stacks
-        .unpersisted(referenced.into_iter().map(StackId));
+    let mut new_stacks = args.stacks.unpersisted(referenced.into_iter().map(StackId));
     new_stacks.sort_by_key(|(id, _)| *id);
     if !new_stacks.is_empty() {
         let batch = arrays::stacks_batch(&new_stacks)?;
@@ -110,7 +115,7 @@ pub async fn compact(args: CompactArgs<'_>) -> Result<CompactOutput> {
     }
 
     // Metrics: kept point by point, grouped per (tenant, hour).
-    let mut mgroups: BTreeMap<(String, i64), Vec<(u32, i64, f64)>> = BTreeMap::new();
+    let mut mgroups: MetricGroups = BTreeMap::new();
     for w in args.windows {
         for c in &w.metrics {
             for i in 0..c.len() {
@@ -153,11 +158,18 @@ pub async fn compact(args: CompactArgs<'_>) -> Result<CompactOutput> {
 
 /// Renumbers the series of `rows` densely in key order, so the files'
 /// dictionaries hold only what they use and rows sort by series key.
-fn rank_series<K: Ord>(used: impl Iterator<Item = u32>, keys: &[Arc<K>]) -> (Vec<Arc<K>>, HashMap<u32, u32>) {
+fn rank_series<K: Ord>(
+    used: impl Iterator<Item = u32>,
+    keys: &[Arc<K>],
+) -> (Vec<Arc<K>>, HashMap<u32, u32>) {
     let mut ids: Vec<u32> = used.collect::<HashSet<_>>().into_iter().collect();
     ids.sort_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
     let local: Vec<Arc<K>> = ids.iter().map(|i| keys[*i as usize].clone()).collect();
-    let rank = ids.iter().enumerate().map(|(r, i)| (*i, r as u32)).collect();
+    let rank = ids
+        .iter()
+        .enumerate()
+        .map(|(r, i)| (*i, r as u32))
+        .collect();
     (local, rank)
 }
 
@@ -182,7 +194,11 @@ fn sorted_samples(
         values: ScalarBuffer::from(ranked.iter().map(|r| r.3).collect::<Vec<_>>()),
     };
     let cols = SeriesColumns::for_samples(&local);
-    Ok((arrays::samples_batch(&sample_rows, &cols, None)?, min_t, max_t))
+    Ok((
+        arrays::samples_batch(&sample_rows, &cols, None)?,
+        min_t,
+        max_t,
+    ))
 }
 
 fn sorted_metrics(
@@ -191,7 +207,7 @@ fn sorted_metrics(
 ) -> Result<(RecordBatch, i64, i64)> {
     let (local, rank) = rank_series(rows.iter().map(|r| r.0), series);
     let mut ranked: Vec<(u32, i64, f64)> = rows.iter().map(|(s, t, v)| (rank[s], *t, *v)).collect();
-    ranked.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    ranked.sort_by_key(|a| (a.0, a.1));
     let min_t = ranked.iter().map(|r| r.1).min().unwrap_or(0);
     let max_t = ranked.iter().map(|r| r.1).max().unwrap_or(0);
     let metric_rows = MetricRows {
@@ -200,7 +216,11 @@ fn sorted_metrics(
         values: ScalarBuffer::from(ranked.iter().map(|r| r.2).collect::<Vec<_>>()),
     };
     let cols = SeriesColumns::for_metrics(&local);
-    Ok((arrays::metrics_batch(&metric_rows, &cols, None)?, min_t, max_t))
+    Ok((
+        arrays::metrics_batch(&metric_rows, &cols, None)?,
+        min_t,
+        max_t,
+    ))
 }
 
 /// Writer settings of every cold file: zstd, dictionaries, large row groups.
@@ -212,15 +232,19 @@ pub fn writer_properties() -> WriterProperties {
 }
 
 /// Encodes `batch` as one Parquet file and puts it at `path` (atomically).
-pub async fn write_parquet(store: &dyn ObjectStore, path: &ColdPath, batch: &RecordBatch) -> Result<u64> {
+pub async fn write_parquet(
+    store: &dyn ObjectStore,
+    path: &ColdPath,
+    batch: &RecordBatch,
+) -> Result<u64> {
     let name = path.to_string();
     let perr = |source| Error::Parquet {
         path: name.clone(),
         source,
     };
     let mut buf = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties()))
-        .map_err(perr)?;
+    let mut w =
+        ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties())).map_err(perr)?;
     w.write(batch).map_err(perr)?;
     w.close().map_err(perr)?;
     let len = buf.len() as u64;

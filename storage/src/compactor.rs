@@ -44,7 +44,10 @@ pub(crate) fn spawn(engine: Engine) {
                 break;
             }
             if let Err(e) = run(&engine, false).await {
-                engine.stats().compaction_failures.fetch_add(1, Ordering::Relaxed);
+                engine
+                    .stats()
+                    .compaction_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, "compaction failed; windows stay hot and are retried");
             }
         }
@@ -69,11 +72,11 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
         for k in keys {
             let closed = k.0.saturating_add(window_ns).saturating_add(retention) <= now;
             let over_budget = total > cfg.hot_max_bytes && Some(k) != newest;
-            if all || closed || over_budget {
-                if let Some(w) = st.hot.remove(&k) {
-                    total -= w.bytes();
-                    st.persisting.push((w, applied));
-                }
+            if (all || closed || over_budget)
+                && let Some(w) = st.hot.remove(&k)
+            {
+                total -= w.bytes();
+                st.persisting.push((w, applied));
             }
         }
         if st.persisting.is_empty() {
@@ -106,7 +109,12 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
     let report = CompactionReport {
         windows: sealed.len(),
         files: out.files.len(),
-        rows: out.files.iter().filter(|f| f.kind == FileKind::Samples).map(|f| f.rows).sum(),
+        rows: out
+            .files
+            .iter()
+            .filter(|f| f.kind == FileKind::Samples)
+            .map(|f| f.rows)
+            .sum(),
         bytes: out.files.iter().map(|f| f.bytes).sum(),
     };
     next.files.extend(out.files);
@@ -118,7 +126,9 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
         st.manifest = Arc::new(next);
         let n = sealed.len();
         st.persisting.drain(..n);
-        engine.stacks().mark_persisted(out.new_stacks.iter().copied());
+        engine
+            .stacks()
+            .mark_persisted(out.new_stacks.iter().copied());
         let oldest = st
             .hot
             .values()
@@ -146,14 +156,15 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
 /// Deletes Parquet files the manifest does not list.
 pub(crate) async fn remove_orphans(store: &dyn ObjectStore, manifest: &Manifest) -> Result<()> {
     let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
-    let objects: Vec<_> = store
-        .list(None)
-        .try_collect()
-        .await
-        .map_err(|source| Error::ObjectStore {
-            path: "/".into(),
-            source,
-        })?;
+    let objects: Vec<_> =
+        store
+            .list(None)
+            .try_collect()
+            .await
+            .map_err(|source| Error::ObjectStore {
+                path: "/".into(),
+                source,
+            })?;
     for o in objects {
         let p = o.location.to_string();
         if p.ends_with(".parquet") && !listed.contains(p.as_str()) && p != MANIFEST_PATH {
@@ -203,7 +214,8 @@ pub(crate) async fn load_stacks(
             for i in 0..ids.len() {
                 let l = lists.value(i);
                 let names: &StringArray = l.as_string();
-                let frames: Vec<Arc<str>> = names.iter().map(|n| Arc::from(n.unwrap_or(""))).collect();
+                let frames: Vec<Arc<str>> =
+                    names.iter().map(|n| Arc::from(n.unwrap_or(""))).collect();
                 decoded.push((StackId(ids.value(i)), frames));
             }
             stacks.insert_all(decoded.iter().map(|(id, f)| (*id, f.as_slice())), true);

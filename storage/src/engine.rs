@@ -24,7 +24,8 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot};
 
 /// Decodes a WAL payload again on replay.
-pub type ReplayDecoder = dyn Fn(&[u8], &StackTable) -> std::result::Result<WriteBatch, String> + Send + Sync;
+pub type ReplayDecoder =
+    dyn Fn(&[u8], &StackTable) -> std::result::Result<WriteBatch, String> + Send + Sync;
 
 /// Windows in memory and the cold manifest, changed together.
 #[derive(Debug, Default)]
@@ -88,6 +89,11 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// `(series, stack, value)` columns being built for one window.
+type SampleColumns = (Vec<u32>, Vec<u64>, Vec<i64>);
+/// `(series, time, value)` columns being built for one window.
+type MetricColumns = (Vec<u32>, Vec<i64>, Vec<f64>);
+
 /// Rows of one batch, grouped per window, ready to push.
 pub struct PreparedWrite {
     samples: Vec<(WindowStart, SampleChunk)>,
@@ -146,14 +152,20 @@ impl Engine {
     fn replay(&self, dir: &std::path::Path, seg: u64, decode: &ReplayDecoder) -> Result<Wal> {
         let manifest = self.read_state().manifest.clone();
         Wal::open(dir, seg, |lsn, payload| {
-            self.inner.stats.replayed_records.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .stats
+                .replayed_records
+                .fetch_add(1, Ordering::Relaxed);
             match decode(payload, &self.inner.stacks) {
                 Ok(batch) => {
                     let prepared = self.prepare(&batch);
                     self.apply(lsn, prepared, Some(&manifest));
                 }
                 Err(reason) => {
-                    self.inner.stats.replay_failures.fetch_add(1, Ordering::Relaxed);
+                    self.inner
+                        .stats
+                        .replay_failures
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::error!(lsn = lsn.0, %reason, "WAL record no longer decodes; skipped");
                 }
             }
@@ -186,7 +198,7 @@ impl Engine {
             .stacks
             .insert_all(batch.stacks.iter().map(|(id, f)| (*id, f.as_ref())), false);
         let w = self.inner.window_ns;
-        let mut samples: HashMap<WindowStart, (Vec<u32>, Vec<u64>, Vec<i64>)> = HashMap::new();
+        let mut samples: HashMap<WindowStart, SampleColumns> = HashMap::new();
         for s in &batch.series {
             if s.samples.is_empty() {
                 continue;
@@ -201,7 +213,7 @@ impl Engine {
                 e.2.push(*v);
             }
         }
-        let mut metrics: HashMap<WindowStart, (Vec<u32>, Vec<i64>, Vec<f64>)> = HashMap::new();
+        let mut metrics: HashMap<WindowStart, MetricColumns> = HashMap::new();
         for m in &batch.metrics {
             let idx = self.inner.metric_series.intern(&m.key);
             let e = metrics
@@ -360,7 +372,9 @@ fn open_store(config: &StorageConfig) -> Result<Arc<dyn ObjectStore>> {
     Ok(match &config.cold {
         ColdStoreConfig::InMemory => Arc::new(object_store::memory::InMemory::new()),
         ColdStoreConfig::LocalDir(dir) => {
-            let dir = dir.clone().unwrap_or_else(|| config.data_dir.join("parquet"));
+            let dir = dir
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("parquet"));
             std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
                 path: dir.clone(),
                 source,

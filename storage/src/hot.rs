@@ -34,7 +34,9 @@ impl SampleChunk {
     }
     /// Bytes allocated for the row data (buffer capacities).
     pub fn bytes(&self) -> usize {
-        self.series.inner().capacity() + self.stacks.inner().capacity() + self.values.inner().capacity()
+        self.series.inner().capacity()
+            + self.stacks.inner().capacity()
+            + self.values.inner().capacity()
     }
 }
 
@@ -108,7 +110,11 @@ impl HotWindow {
             + self
                 .metrics
                 .iter()
-                .map(|c| c.series.inner().capacity() + c.times.inner().capacity() + c.values.inner().capacity())
+                .map(|c| {
+                    c.series.inner().capacity()
+                        + c.times.inner().capacity()
+                        + c.values.inner().capacity()
+                })
                 .sum::<usize>()
     }
 

@@ -35,7 +35,9 @@ impl WindowStart {
 }
 
 /// Log sequence number of a write-ahead-log record; strictly increasing.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Lsn(pub u64);
 
 impl fmt::Display for Lsn {

@@ -290,13 +290,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut wal, got) = collect(dir.path());
         assert!(got.is_empty());
-        let lsns = wal.append_batch([b"one".as_slice(), b"two".as_slice()]).unwrap();
+        let lsns = wal
+            .append_batch([b"one".as_slice(), b"two".as_slice()])
+            .unwrap();
         assert_eq!(lsns, vec![Lsn(1), Lsn(2)]);
         let path = wal.active_path.clone();
         drop(wal);
         // A torn third record: header present, payload cut short.
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 3, 0, 0, 0, 0, 0, 0, 0, 9]).unwrap();
+        f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 3, 0, 0, 0, 0, 0, 0, 0, 9])
+            .unwrap();
         drop(f);
         let (mut wal, got) = collect(dir.path());
         assert_eq!(got, vec![(1, b"one".to_vec()), (2, b"two".to_vec())]);

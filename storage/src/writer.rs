@@ -6,9 +6,9 @@
 //! lets the compactor say "every record up to LSN n is in this window".
 
 use crate::engine::Engine;
+use crate::engine::PreparedWrite;
 use crate::error::{Error, Result};
 use crate::ids::Lsn;
-use crate::engine::PreparedWrite;
 use crate::wal::Wal;
 use std::sync::atomic::Ordering;
 use tokio::sync::{mpsc, oneshot};
@@ -44,7 +44,10 @@ fn run(engine: Engine, mut wal: Wal, mut rx: mpsc::Receiver<WalCommand>) {
     let mut releases = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut bytes = 0usize;
-        let take = |cmd: WalCommand, writes: &mut Vec<_>, releases: &mut Vec<_>, bytes: &mut usize| match cmd {
+        let take = |cmd: WalCommand,
+                    writes: &mut Vec<_>,
+                    releases: &mut Vec<_>,
+                    bytes: &mut usize| match cmd {
             WalCommand::Write {
                 payload,
                 prepared,
@@ -68,7 +71,9 @@ fn run(engine: Engine, mut wal: Wal, mut rx: mpsc::Receiver<WalCommand>) {
         }
         for (through, reply) in releases.drain(..) {
             match wal.release_through(through) {
-                Ok(n) if n > 0 => tracing::debug!(through = through.0, segments = n, "WAL segments released"),
+                Ok(n) if n > 0 => {
+                    tracing::debug!(through = through.0, segments = n, "WAL segments released")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot delete WAL segments"),
             }
@@ -88,10 +93,10 @@ fn commit(engine: &Engine, wal: &mut Wal, writes: Vec<PendingWrite>) {
             stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
             for ((payload, prepared, rows, reply), lsn) in writes.into_iter().zip(lsns) {
                 stats.wal_records.fetch_add(1, Ordering::Relaxed);
-                stats.wal_bytes.fetch_add(payload.len() as u64, Ordering::Relaxed);
                 stats
-                    .rows_written
-                    .fetch_add(rows as u64, Ordering::Relaxed);
+                    .wal_bytes
+                    .fetch_add(payload.len() as u64, Ordering::Relaxed);
+                stats.rows_written.fetch_add(rows as u64, Ordering::Relaxed);
                 engine.apply(lsn, prepared, None);
                 let _ = reply.send(Ok(lsn));
             }

@@ -36,7 +36,10 @@ pub fn build(name: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
         .output()
         .context("running go build")?;
     if !out.status.success() {
-        bail!("go build {name} failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "go build {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(bin)
 }
@@ -61,7 +64,10 @@ pub fn pprof_raw(file: &Path) -> anyhow::Result<RawProfile> {
         .output()
         .context("running go tool pprof -raw")?;
     if !out.status.success() {
-        bail!("go tool pprof -raw failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "go tool pprof -raw failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     parse_raw(&String::from_utf8_lossy(&out.stdout))
 }
@@ -105,19 +111,37 @@ fn parse_raw(text: &str) -> anyhow::Result<RawProfile> {
                 header_pending = false;
             }
             Section::Samples => {
-                let Some((vals, locs)) = t.split_once(':') else { continue };
-                if !vals.trim().chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-') || vals.trim().is_empty() {
+                let Some((vals, locs)) = t.split_once(':') else {
+                    continue;
+                };
+                if !vals
+                    .trim()
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+                    || vals.trim().is_empty()
+                {
                     continue; // a label line
                 }
-                let values: Vec<i64> = vals.split_whitespace().map(|v| v.parse().unwrap_or(0)).collect();
-                let first = locs.split_whitespace().next().and_then(|l| l.parse().ok()).unwrap_or(0);
+                let values: Vec<i64> = vals
+                    .split_whitespace()
+                    .map(|v| v.parse().unwrap_or(0))
+                    .collect();
+                let first = locs
+                    .split_whitespace()
+                    .next()
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(0);
                 samples.push((values, first));
             }
             Section::Locations => {
                 // `ID: 0xADDR M=N function file:line s=N`; inlined callers
                 // follow on indented lines without an ID.
                 let mut toks = t.split_whitespace();
-                if let Some(id) = toks.next().and_then(|i| i.strip_suffix(':')).and_then(|i| i.parse::<u64>().ok()) {
+                if let Some(id) = toks
+                    .next()
+                    .and_then(|i| i.strip_suffix(':'))
+                    .and_then(|i| i.parse::<u64>().ok())
+                {
                     let rest: Vec<&str> = toks.collect();
                     let func = rest.iter().skip_while(|x| !x.starts_with("M=")).nth(1);
                     if let Some(f) = func {
@@ -148,7 +172,10 @@ mod tests {
     fn parses_raw_output() {
         let text = "PeriodType: contentions count\nSamples:\ncontentions/count delay/nanoseconds\n        797 3520035294: 1 \n          1 1193106509: 2 3 \n                bytes:[64]\nLocations\n     1: 0x4bcb6d M=1 sync.(*Mutex).Lock /x/mutex.go:90 s=0\n             main.contend /m.go:51 s=0\n     2: 0x4708f1 M=1 sync.(*WaitGroup).Wait /w.go:139 s=0\n     3: 0x1 M=1 main.main /m.go:1 s=0\nMappings\n1: 0x400000/0x4be000/0x0 /tmp/pg/profgen  [FN]\n";
         let r = super::parse_raw(text).unwrap();
-        assert_eq!(r.sample_types, vec!["contentions/count", "delay/nanoseconds"]);
+        assert_eq!(
+            r.sample_types,
+            vec!["contentions/count", "delay/nanoseconds"]
+        );
         assert_eq!(r.totals, vec![798, 4713141803]);
         assert_eq!(r.leaf_totals[0]["sync.(*Mutex).Lock"], 797);
         assert_eq!(r.leaf_totals[1]["sync.(*WaitGroup).Wait"], 1193106509);

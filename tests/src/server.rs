@@ -16,7 +16,13 @@ pub fn flarego_bin() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()
-        .and_then(|d| if d.ends_with("deps") { d.parent() } else { Some(d) })
+        .and_then(|d| {
+            if d.ends_with("deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
         .context("test executable has no parent directory")?;
     let bin = dir.join("flarego");
     if !bin.exists() {
@@ -47,7 +53,9 @@ impl TestServer {
             data_dir: data_dir.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             log: data_dir.with_extension("log"),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()?,
         };
         s.spawn().await?;
         Ok(s)
@@ -77,13 +85,18 @@ impl TestServer {
             let _ = tx.send(line);
         });
         self.child = Some(child);
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .with_context(|| format!("server printed no address in 30 s; log: {}", self.log.display()))?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .with_context(|| format!("unexpected first line {line:?}; log: {}", self.log.display()))?;
+        let line = rx.recv_timeout(Duration::from_secs(30)).with_context(|| {
+            format!(
+                "server printed no address in 30 s; log: {}",
+                self.log.display()
+            )
+        })?;
+        let addr = line.trim().strip_prefix("listening on ").with_context(|| {
+            format!(
+                "unexpected first line {line:?}; log: {}",
+                self.log.display()
+            )
+        })?;
         self.url = addr.to_string();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -154,8 +167,16 @@ impl TestServer {
     }
 
     /// POSTs `body` to `path` (with query string); returns status and body text.
-    pub async fn post(&self, path_and_query: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> anyhow::Result<(u16, String)> {
-        let mut req = self.client.post(format!("{}{}", self.url, path_and_query)).body(body);
+    pub async fn post(
+        &self,
+        path_and_query: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, String)> {
+        let mut req = self
+            .client
+            .post(format!("{}{}", self.url, path_and_query))
+            .body(body);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

@@ -61,33 +61,36 @@ impl sqllogictest::AsyncDB for FlareGoDb {
     async fn shutdown(&mut self) {}
 }
 
+/// One folded upload of the fixture.
+pub struct Folded<'a> {
+    pub tenant: &'a str,
+    pub service: &'a str,
+    pub profile_type: &'a str,
+    pub unit: &'a str,
+    pub time_ns: i64,
+    pub labels: &'a [(&'a str, &'a str)],
+    pub lines: &'a str,
+}
+
 /// Writes one folded upload through the real decoder and WAL.
-pub async fn write_folded(
-    engine: &Engine,
-    tenant: &str,
-    service: &str,
-    profile_type: &str,
-    unit: &str,
-    time_ns: i64,
-    labels: &[(&str, &str)],
-    lines: &str,
-) -> anyhow::Result<()> {
+pub async fn write_folded(engine: &Engine, f: Folded<'_>) -> anyhow::Result<()> {
     let rec = IngestRecord {
-        tenant: TenantId(tenant.into()),
-        received_ns: time_ns,
+        tenant: TenantId(f.tenant.into()),
+        received_ns: f.time_ns,
         source: Source::Folded {
-            service: service.into(),
+            service: f.service.into(),
             instance: "i-1".into(),
-            labels: labels
+            labels: f
+                .labels
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<BTreeMap<_, _>>(),
-            profile_type: profile_type.into(),
-            unit: unit.into(),
+            profile_type: f.profile_type.into(),
+            unit: f.unit.into(),
             scale: 1,
-            time_ns: Some(time_ns),
+            time_ns: Some(f.time_ns),
         },
-        parts: vec![lines.as_bytes().to_vec()],
+        parts: vec![f.lines.as_bytes().to_vec()],
     };
     let batch = rec.decode(engine.stacks(), &Limits::default())?;
     engine.write(rec.encode(), batch).await?;
@@ -106,15 +109,56 @@ pub async fn fixture_engine(dir: &Path) -> anyhow::Result<Engine> {
     let engine = Engine::open(config, Arc::new(replay_decoder)).await?;
     let t1 = T0_NS + 10_000_000_000;
     let prod = [("env", "prod")];
-    write_folded(&engine, "default", "api", "cpu", "nanoseconds", T0_NS, &prod,
-        "main;handler;json.Marshal 30\nmain;handler;db.Query 50\nmain;gc;runtime.mallocgc 20\n").await?;
-    write_folded(&engine, "acme", "billing", "cpu", "nanoseconds", T0_NS, &[],
-        "main;charge 7\n").await?;
+    let cpu = |tenant, service, time_ns, labels, lines| Folded {
+        tenant,
+        service,
+        profile_type: "cpu",
+        unit: "nanoseconds",
+        time_ns,
+        labels,
+        lines,
+    };
+    write_folded(
+        &engine,
+        cpu(
+            "default",
+            "api",
+            T0_NS,
+            &prod,
+            "main;handler;json.Marshal 30\nmain;handler;db.Query 50\nmain;gc;runtime.mallocgc 20\n",
+        ),
+    )
+    .await?;
+    write_folded(
+        &engine,
+        cpu("acme", "billing", T0_NS, &[], "main;charge 7\n"),
+    )
+    .await?;
     engine.flush().await.context("flushing the cold part")?;
-    write_folded(&engine, "default", "api", "cpu", "nanoseconds", t1, &prod,
-        "main;handler;json.Marshal 10\nmain;gc;runtime.mallocgc 40\n").await?;
-    write_folded(&engine, "default", "worker", "goroutine", "count", t1, &[("env", "dev")],
-        "main;loop 5\nmain;loop;time.Sleep 3\n").await?;
+    write_folded(
+        &engine,
+        cpu(
+            "default",
+            "api",
+            t1,
+            &prod,
+            "main;handler;json.Marshal 10\nmain;gc;runtime.mallocgc 40\n",
+        ),
+    )
+    .await?;
+    write_folded(
+        &engine,
+        Folded {
+            tenant: "default",
+            service: "worker",
+            profile_type: "goroutine",
+            unit: "count",
+            time_ns: t1,
+            labels: &[("env", "dev")],
+            lines: "main;loop 5\nmain;loop;time.Sleep 3\n",
+        },
+    )
+    .await?;
     Ok(engine)
 }
 

@@ -18,7 +18,10 @@ pub fn add_folded(
     out: &mut Batcher<'_>,
 ) -> DecodeResult<()> {
     let text = std::str::from_utf8(text).map_err(|e| DecodeError::BadFolded {
-        line: 1 + text[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count(),
+        line: 1 + text[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count(),
         reason: format!("not valid UTF-8 at byte {}", e.valid_up_to()),
     })?;
     let mut sums: HashMap<StackId, i64> = HashMap::new();
@@ -37,7 +40,10 @@ pub fn add_folded(
                 limit: limits.max_samples,
             });
         }
-        let bad = |reason: String| DecodeError::BadFolded { line: n + 1, reason };
+        let bad = |reason: String| DecodeError::BadFolded {
+            line: n + 1,
+            reason,
+        };
         let Some((stack, value)) = line.rsplit_once(' ') else {
             return Err(bad("expected `frame;frame;... value`".into()));
         };

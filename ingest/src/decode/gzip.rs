@@ -13,7 +13,11 @@ pub fn is_gzip(data: &[u8]) -> bool {
 }
 
 /// `data` inflated when gzipped, as is otherwise; `what` names it in errors.
-pub fn maybe_gunzip<'a>(data: &'a [u8], what: &str, limits: &Limits) -> DecodeResult<Cow<'a, [u8]>> {
+pub fn maybe_gunzip<'a>(
+    data: &'a [u8],
+    what: &str,
+    limits: &Limits,
+) -> DecodeResult<Cow<'a, [u8]>> {
     if !is_gzip(data) {
         if data.len() > limits.max_decompressed_bytes {
             return Err(DecodeError::DecompressedTooLarge {

@@ -22,7 +22,9 @@ pub fn check_label(name: &str, value: &str, limits: &Limits) -> DecodeResult<()>
         )));
     }
     let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
         return Err(bad("names use [A-Za-z_][A-Za-z0-9_.]*".into()));
     }

@@ -1,11 +1,11 @@
 //! pprof → rows: one series per (sample type, label set), values summed
 //! per stack, frames root first.
 
+use super::Batcher;
 use super::error::{DecodeError, DecodeResult};
 use super::gzip::maybe_gunzip;
 use super::labels::{check_label, check_label_count};
 use super::types::{ProfileHint, map_sample_type};
-use super::Batcher;
 use crate::limits::Limits;
 use flarego_proto::pprof::Profile;
 use flarego_storage::{SeriesKey, StackId, TenantId};
@@ -55,7 +55,12 @@ pub fn add_profile(
     for st in &profile.sample_type {
         let kind = table.get(st.r#type)?;
         let kind = ctx.renames.get(kind).map(String::as_str).unwrap_or(kind);
-        types.push(map_sample_type(kind, table.get(st.unit)?, period_type, ctx.hint));
+        types.push(map_sample_type(
+            kind,
+            table.get(st.unit)?,
+            period_type,
+            ctx.hint,
+        ));
     }
     if profile.sample.len() > limits.max_samples {
         return Err(DecodeError::TooManySamples {
@@ -86,11 +91,14 @@ pub fn add_profile(
     }
 
     // One series per (label set, sample type).
-    let mut series: BTreeMap<(BTreeMap<String, String>, usize), Vec<(StackId, i64)>> = BTreeMap::new();
+    let mut series: SeriesRows = BTreeMap::new();
     for ((labels, stack), values) in sums {
         for (i, v) in values.into_iter().enumerate() {
             if v != 0 && i < types.len() {
-                series.entry((labels.clone(), i)).or_default().push((stack, v));
+                series
+                    .entry((labels.clone(), i))
+                    .or_default()
+                    .push((stack, v));
             }
         }
     }
@@ -112,6 +120,9 @@ pub fn add_profile(
     }
     Ok(())
 }
+
+/// Samples of each (label set, sample type index).
+type SeriesRows = BTreeMap<(BTreeMap<String, String>, usize), Vec<(StackId, i64)>>;
 
 type Sums = HashMap<(BTreeMap<String, String>, StackId), Vec<i64>>;
 
@@ -151,7 +162,12 @@ fn collect(
         let stack = out.stack(&frames);
         // Numeric labels (such as object sizes) are not series labels.
         pairs.clear();
-        pairs.extend(s.label.iter().filter(|l| l.str != 0).map(|l| (l.key, l.str)));
+        pairs.extend(
+            s.label
+                .iter()
+                .filter(|l| l.str != 0)
+                .map(|l| (l.key, l.str)),
+        );
         let set = match label_ids.get(&pairs) {
             Some(id) => *id,
             None => {
@@ -168,7 +184,9 @@ fn collect(
                 id
             }
         };
-        let e = sums.entry((set, stack)).or_insert_with(|| vec![0; s.value.len()]);
+        let e = sums
+            .entry((set, stack))
+            .or_insert_with(|| vec![0; s.value.len()]);
         for (i, v) in s.value.iter().enumerate() {
             if let Some(slot) = e.get_mut(i) {
                 *slot = slot.saturating_add(*v);
@@ -184,7 +202,10 @@ fn collect(
 }
 
 /// Frame names of each location, innermost first (pprof order).
-fn location_frames(profile: &Profile, table: &StringTable<'_>) -> DecodeResult<HashMap<u64, Vec<String>>> {
+fn location_frames(
+    profile: &Profile,
+    table: &StringTable<'_>,
+) -> DecodeResult<HashMap<u64, Vec<String>>> {
     let mut functions: HashMap<u64, &str> = HashMap::with_capacity(profile.function.len());
     for f in &profile.function {
         functions.insert(f.id, table.get(f.name)?);
@@ -262,7 +283,10 @@ impl<'a> StringTable<'a> {
             .map(String::as_str)
             .ok_or_else(|| DecodeError::BadPprof {
                 what: "profile".into(),
-                reason: format!("string index {i} is outside the string table ({} entries)", self.strings.len()),
+                reason: format!(
+                    "string index {i} is outside the string table ({} entries)",
+                    self.strings.len()
+                ),
             })
     }
 }

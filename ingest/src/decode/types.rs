@@ -31,7 +31,12 @@ impl ProfileHint {
 }
 
 /// `(profile_type, unit)` for a pprof sample type.
-pub fn map_sample_type(kind: &str, unit: &str, period_type: &str, hint: ProfileHint) -> (String, String) {
+pub fn map_sample_type(
+    kind: &str,
+    unit: &str,
+    period_type: &str,
+    hint: ProfileHint,
+) -> (String, String) {
     let unit_out = normalize_unit(unit);
     let mapped = match (kind, unit) {
         ("cpu", "nanoseconds") => Some("cpu"),
@@ -78,7 +83,11 @@ pub fn sanitize(s: &str) -> String {
             }
         })
         .collect();
-    if out.is_empty() { "samples".into() } else { out }
+    if out.is_empty() {
+        "samples".into()
+    } else {
+        out
+    }
 }
 
 /// The profile type of a folded (collapsed) upload, from the suffix of
@@ -89,7 +98,13 @@ pub fn folded_type(suffix: Option<&str>, units: Option<&str>) -> (String, String
         "samples" | "objects" | "goroutines" | "lock_samples" | "count" => "count",
         "bytes" => "bytes",
         "lock_nanoseconds" | "nanoseconds" => "nanoseconds",
-        other => return (suffix.map(sanitize).unwrap_or_else(|| sanitize(other)), sanitize(other), false),
+        other => {
+            return (
+                suffix.map(sanitize).unwrap_or_else(|| sanitize(other)),
+                sanitize(other),
+                false,
+            );
+        }
     };
     let t = match suffix {
         Some("cpu") | Some("itimer") => return ("cpu".into(), "nanoseconds".into(), true),
@@ -113,10 +128,25 @@ pub fn folded_type(suffix: Option<&str>, units: Option<&str>) -> (String, String
 pub fn is_known_suffix(s: &str) -> bool {
     matches!(
         s,
-        "cpu" | "itimer" | "wall" | "alloc_objects" | "alloc_space" | "inuse_objects"
-            | "inuse_space" | "goroutines" | "goroutine" | "mutex_count" | "mutex_duration"
-            | "block_count" | "block_duration" | "heap" | "allocs" | "block" | "mutex"
-            | "lock_count" | "lock_duration"
+        "cpu"
+            | "itimer"
+            | "wall"
+            | "alloc_objects"
+            | "alloc_space"
+            | "inuse_objects"
+            | "inuse_space"
+            | "goroutines"
+            | "goroutine"
+            | "mutex_count"
+            | "mutex_duration"
+            | "block_count"
+            | "block_duration"
+            | "heap"
+            | "allocs"
+            | "block"
+            | "mutex"
+            | "lock_count"
+            | "lock_duration"
     )
 }
 
@@ -128,10 +158,22 @@ mod tests {
     fn go_types_map_onto_the_sql_surface() {
         let m = |k, u, p, h| map_sample_type(k, u, p, h);
         assert_eq!(m("cpu", "nanoseconds", "cpu", ProfileHint::None).0, "cpu");
-        assert_eq!(m("samples", "count", "cpu", ProfileHint::None).0, "cpu_samples");
-        assert_eq!(m("inuse_space", "bytes", "space", ProfileHint::None).0, "heap_inuse_space");
-        assert_eq!(m("delay", "nanoseconds", "contentions", ProfileHint::Mutex).0, "mutex_delay");
-        assert_eq!(m("delay", "nanoseconds", "contentions", ProfileHint::None).0, "block_delay");
+        assert_eq!(
+            m("samples", "count", "cpu", ProfileHint::None).0,
+            "cpu_samples"
+        );
+        assert_eq!(
+            m("inuse_space", "bytes", "space", ProfileHint::None).0,
+            "heap_inuse_space"
+        );
+        assert_eq!(
+            m("delay", "nanoseconds", "contentions", ProfileHint::Mutex).0,
+            "mutex_delay"
+        );
+        assert_eq!(
+            m("delay", "nanoseconds", "contentions", ProfileHint::None).0,
+            "block_delay"
+        );
         assert_eq!(
             m("alloc_in_new_tlab_bytes", "bytes", "", ProfileHint::None),
             ("alloc_in_new_tlab_bytes".to_string(), "bytes".to_string())
@@ -141,8 +183,14 @@ mod tests {
 
     #[test]
     fn folded_suffixes() {
-        assert_eq!(folded_type(Some("cpu"), None), ("cpu".into(), "nanoseconds".into(), true));
-        assert_eq!(folded_type(Some("inuse_space"), Some("bytes")).0, "heap_inuse_space");
+        assert_eq!(
+            folded_type(Some("cpu"), None),
+            ("cpu".into(), "nanoseconds".into(), true)
+        );
+        assert_eq!(
+            folded_type(Some("inuse_space"), Some("bytes")).0,
+            "heap_inuse_space"
+        );
         assert_eq!(folded_type(None, None).0, "samples");
     }
 }

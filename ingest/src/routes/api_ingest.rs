@@ -22,10 +22,12 @@ pub async fn ingest(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = write_tenant(&headers)?;
     let limits = &state.limits;
-    let service = params.remove("service").ok_or_else(|| DecodeError::BadParam {
-        param: "service".into(),
-        reason: "required".into(),
-    })?;
+    let service = params
+        .remove("service")
+        .ok_or_else(|| DecodeError::BadParam {
+            param: "service".into(),
+            reason: "required".into(),
+        })?;
     if service.is_empty() {
         return Err(DecodeError::BadParam {
             param: "service".into(),

@@ -47,8 +47,16 @@ pub async fn ingest(
         reason: "required (APP.TYPE{k=v,...})".into(),
     })?;
     let app = parse_app_name(raw_name, limits)?;
-    let from = p.from.as_deref().map(|v| parse_unix_time("from", v)).transpose()?;
-    let until = p.until.as_deref().map(|v| parse_unix_time("until", v)).transpose()?;
+    let from = p
+        .from
+        .as_deref()
+        .map(|v| parse_unix_time("from", v))
+        .transpose()?;
+    let until = p
+        .until
+        .as_deref()
+        .map(|v| parse_unix_time("until", v))
+        .transpose()?;
     if let (Some(f), Some(u)) = (from, until)
         && f > u
     {
@@ -58,7 +66,10 @@ pub async fn ingest(
         }
         .into());
     }
-    let suffix = app.suffix().filter(|s| is_known_suffix(s)).map(str::to_string);
+    let suffix = app
+        .suffix()
+        .filter(|s| is_known_suffix(s))
+        .map(str::to_string);
     let service = match &suffix {
         Some(s) => app.name[..app.name.len() - s.len() - 1].to_string(),
         None => app.name.clone(),
@@ -117,12 +128,14 @@ pub async fn ingest(
             let (profile_type, unit, is_cpu) = folded_type(suffix.as_deref(), p.units.as_deref());
             let rate: i64 = match p.sample_rate.as_deref() {
                 None | Some("") => 100,
-                Some(r) => r.parse().ok().filter(|r| (1..=1_000_000_000).contains(r)).ok_or_else(|| {
-                    DecodeError::BadParam {
+                Some(r) => r
+                    .parse()
+                    .ok()
+                    .filter(|r| (1..=1_000_000_000).contains(r))
+                    .ok_or_else(|| DecodeError::BadParam {
                         param: "sampleRate".into(),
                         reason: format!("{r:?} is not an integer in 1..=1000000000"),
-                    }
-                })?,
+                    })?,
             };
             IngestRecord {
                 tenant,
@@ -151,7 +164,9 @@ enum Format {
 
 /// Folded text is printable; pprof protobuf is not.
 fn looks_binary(b: &[u8]) -> bool {
-    b.iter().take(64).any(|c| *c < 0x09 || (*c > 0x0d && *c < 0x20))
+    b.iter()
+        .take(64)
+        .any(|c| *c < 0x09 || (*c > 0x0d && *c < 0x20))
 }
 
 /// `(profile, prev_profile, sample type renames)` from a multipart body.
@@ -181,9 +196,8 @@ async fn parse_multipart(
             _ => {}
         }
     }
-    let profile = profile.ok_or_else(|| {
-        ApiError::BadRequest("multipart body has no \"profile\" part".into())
-    })?;
+    let profile = profile
+        .ok_or_else(|| ApiError::BadRequest("multipart body has no \"profile\" part".into()))?;
     Ok((profile, prev, renames))
 }
 

@@ -10,23 +10,71 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: &AtomicU64| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            v.load(Ordering::Relaxed)
+        );
     };
     let c = &state.counters;
-    counter("flarego_ingest_requests_total", "Ingest requests received.", &c.ingest_requests);
-    counter("flarego_ingest_rejected_total", "Ingest requests refused as invalid.", &c.ingest_rejected);
-    counter("flarego_ingest_rows_total", "Sample rows ingested.", &c.ingest_rows);
-    counter("flarego_ingest_bytes_total", "Bytes logged to the WAL by ingest.", &c.ingest_bytes);
+    counter(
+        "flarego_ingest_requests_total",
+        "Ingest requests received.",
+        &c.ingest_requests,
+    );
+    counter(
+        "flarego_ingest_rejected_total",
+        "Ingest requests refused as invalid.",
+        &c.ingest_rejected,
+    );
+    counter(
+        "flarego_ingest_rows_total",
+        "Sample rows ingested.",
+        &c.ingest_rows,
+    );
+    counter(
+        "flarego_ingest_bytes_total",
+        "Bytes logged to the WAL by ingest.",
+        &c.ingest_bytes,
+    );
     counter("flarego_queries_total", "SQL queries answered.", &c.queries);
-    counter("flarego_queries_failed_total", "SQL queries that failed.", &c.queries_failed);
+    counter(
+        "flarego_queries_failed_total",
+        "SQL queries that failed.",
+        &c.queries_failed,
+    );
     if let Ok(ready) = state.ready() {
         let s = ready.engine.stats();
-        counter("flarego_wal_records_total", "WAL records appended.", &s.wal_records);
-        counter("flarego_wal_syncs_total", "WAL group commits (fdatasync).", &s.wal_syncs);
-        counter("flarego_wal_replayed_records_total", "WAL records replayed at start-up.", &s.replayed_records);
-        counter("flarego_wal_replay_failures_total", "WAL records that failed to decode on replay.", &s.replay_failures);
-        counter("flarego_compactions_total", "Compactions to Parquet.", &s.compactions);
-        counter("flarego_compaction_failures_total", "Failed compactions.", &s.compaction_failures);
+        counter(
+            "flarego_wal_records_total",
+            "WAL records appended.",
+            &s.wal_records,
+        );
+        counter(
+            "flarego_wal_syncs_total",
+            "WAL group commits (fdatasync).",
+            &s.wal_syncs,
+        );
+        counter(
+            "flarego_wal_replayed_records_total",
+            "WAL records replayed at start-up.",
+            &s.replayed_records,
+        );
+        counter(
+            "flarego_wal_replay_failures_total",
+            "WAL records that failed to decode on replay.",
+            &s.replay_failures,
+        );
+        counter(
+            "flarego_compactions_total",
+            "Compactions to Parquet.",
+            &s.compactions,
+        );
+        counter(
+            "flarego_compaction_failures_total",
+            "Failed compactions.",
+            &s.compaction_failures,
+        );
         let hot = ready.engine.hot_usage();
         let _ = writeln!(
             out,

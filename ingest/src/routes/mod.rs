@@ -20,7 +20,11 @@ use std::sync::atomic::Ordering;
 
 /// Reads the body, refusing more than `max_body_bytes`, and inflates it
 /// when sent with `Content-Encoding: gzip`.
-pub async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+pub async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, ApiError> {
     let limit = state.limits.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = {
@@ -66,7 +70,8 @@ pub async fn commit(state: &AppState, record: IngestRecord) -> Result<(Lsn, usiz
     };
     let rows = batch.sample_rows();
     let payload = record.encode();
-    c.ingest_bytes.fetch_add(payload.len() as u64, Ordering::Relaxed);
+    c.ingest_bytes
+        .fetch_add(payload.len() as u64, Ordering::Relaxed);
     let lsn = ready.engine.write(payload, batch).await?;
     c.ingest_rows.fetch_add(rows as u64, Ordering::Relaxed);
     Ok((lsn, rows))

@@ -33,13 +33,21 @@ pub async fn push(State(state): State<SharedState>, headers: HeaderMap, body: Bo
     }
 }
 
-async fn handle(state: &SharedState, headers: &HeaderMap, body: Body, json_codec: bool) -> Result<(), ApiError> {
+async fn handle(
+    state: &SharedState,
+    headers: &HeaderMap,
+    body: Body,
+    json_codec: bool,
+) -> Result<(), ApiError> {
     let tenant = write_tenant(headers)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/proto");
-    if !json_codec && !content_type.starts_with("application/proto") && !content_type.starts_with("application/x-protobuf") {
+    if !json_codec
+        && !content_type.starts_with("application/proto")
+        && !content_type.starts_with("application/x-protobuf")
+    {
         return Err(ApiError::UnsupportedMediaType(format!(
             "Content-Type {content_type:?} is not application/proto or application/json"
         )));
@@ -77,5 +85,9 @@ fn connect_error(e: ApiError) -> Response {
             "internal"
         }
     };
-    (e.status(), Json(json!({"code": code, "message": e.public_message()}))).into_response()
+    (
+        e.status(),
+        Json(json!({"code": code, "message": e.public_message()})),
+    )
+        .into_response()
 }

@@ -34,7 +34,10 @@ pub async fn query(
     let out = match ready.query.sql(tenant, &req.sql).await {
         Ok(o) => o,
         Err(e) => {
-            state.counters.queries_failed.fetch_add(1, Ordering::Relaxed);
+            state
+                .counters
+                .queries_failed
+                .fetch_add(1, Ordering::Relaxed);
             return Err(e.into());
         }
     };

@@ -33,12 +33,10 @@ impl TimeBounds {
                 }
                 let (op, v) = match (left.as_ref(), right.as_ref()) {
                     (Expr::Column(c), Expr::Literal(v, _)) if c.name == "time" => (*op, v),
-                    (Expr::Literal(v, _), Expr::Column(c)) if c.name == "time" => {
-                        match op.swap() {
-                            Some(op) => (op, v),
-                            None => return,
-                        }
-                    }
+                    (Expr::Literal(v, _), Expr::Column(c)) if c.name == "time" => match op.swap() {
+                        Some(op) => (op, v),
+                        None => return,
+                    },
                     _ => return,
                 };
                 let Some(t) = timestamp_ns(v) else { return };

@@ -7,6 +7,7 @@ use crate::udf::FramesOf;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::Session;
+use datafusion::catalog::TableProvider;
 use datafusion::common::Result;
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::{Expr, ScalarUDF, TableProviderFilterPushDown};
@@ -14,7 +15,6 @@ use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
-use datafusion::catalog::TableProvider;
 use flarego_storage::{Engine, FileKind, schema};
 use std::sync::{Arc, LazyLock};
 
@@ -23,7 +23,11 @@ const FRAMES_AT: usize = 10;
 
 static PROFILES: LazyLock<SchemaRef> = LazyLock::new(|| {
     let samples = schema::samples_schema();
-    let mut fields: Vec<Field> = samples.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = samples
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     fields.insert(
         FRAMES_AT,
         Field::new(schema::COL_FRAMES, schema::frames_type(), true),
@@ -112,7 +116,12 @@ impl TableProvider for ProfilesTable {
         )?;
 
         // Reorder to the requested projection, attaching frames.
-        let pos = |sample_idx: usize| sample_cols.iter().position(|c| *c == sample_idx).unwrap_or(0);
+        let pos = |sample_idx: usize| {
+            sample_cols
+                .iter()
+                .position(|c| *c == sample_idx)
+                .unwrap_or(0)
+        };
         let mut exprs: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = Vec::new();
         for &i in projection {
             let name = table.field(i).name().clone();

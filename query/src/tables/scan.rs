@@ -117,7 +117,9 @@ fn restrict(
         return Ok(None);
     }
     let mask: BooleanArray = series.iter().map(|s| Some(ok(s))).collect();
-    Ok(Some(datafusion::arrow::compute::filter_record_batch(&batch, &mask)?))
+    Ok(Some(datafusion::arrow::compute::filter_record_batch(
+        &batch, &mask,
+    )?))
 }
 
 /// Cold files of one kind for a scan: in scope and overlapping the bounds.
@@ -168,10 +170,11 @@ pub fn cold_exec(
             source = source.with_predicate(phys);
         }
     }
-    let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(COLD_STORE_URL)?, Arc::new(source))
-        .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
-        .with_projection_indices(Some(projection.to_vec()))?
-        .build();
+    let config =
+        FileScanConfigBuilder::new(ObjectStoreUrl::parse(COLD_STORE_URL)?, Arc::new(source))
+            .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
+            .with_projection_indices(Some(projection.to_vec()))?
+            .build();
     Ok(Some(DataSourceExec::from_data_source(config)))
 }
 
@@ -189,7 +192,9 @@ pub fn hot_exec(
     for (i, b) in batches.into_iter().enumerate() {
         parts[i % n].push(b);
     }
-    Ok(Some(MemorySourceConfig::try_new_exec(&parts, schema, None)?))
+    Ok(Some(MemorySourceConfig::try_new_exec(
+        &parts, schema, None,
+    )?))
 }
 
 /// Union of whichever of hot and cold has data; empty scan if neither.

@@ -53,7 +53,10 @@ impl ScalarUDFImpl for FramesOf {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let Some(ids) = arrays.first().and_then(|a| a.as_primitive_opt::<UInt64Type>()) else {
+        let Some(ids) = arrays
+            .first()
+            .and_then(|a| a.as_primitive_opt::<UInt64Type>())
+        else {
             return exec_err!("frames_of(stack_id) needs a UInt64 stack id");
         };
         // Build each distinct stack once, then gather per row.

@@ -39,10 +39,13 @@ impl ScalarUDFImpl for HasFrame {
     }
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match arg_types {
-            [DataType::List(_) | DataType::Null, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null] => {
-                Ok(DataType::Boolean)
-            }
-            other => exec_err!("has_frame(frames, pattern) needs a list of strings and a string, got {other:?}"),
+            [
+                DataType::List(_) | DataType::Null,
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null,
+            ] => Ok(DataType::Boolean),
+            other => exec_err!(
+                "has_frame(frames, pattern) needs a list of strings and a string, got {other:?}"
+            ),
         }
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

@@ -54,11 +54,17 @@ fn end_frame(name: &str, args: ScalarFunctionArgs, last: bool) -> Result<Columna
         return exec_err!("{name}(frames) takes one argument");
     };
     let Some(list) = frames.as_list_opt::<i32>() else {
-        return exec_err!("{name}(frames) needs a list of strings, got {}", frames.data_type());
+        return exec_err!(
+            "{name}(frames) needs a list of strings, got {}",
+            frames.data_type()
+        );
     };
     let values = list.values();
     let Some(strings) = values.as_string_opt::<i32>() else {
-        return exec_err!("{name}(frames) needs a list of strings, got {}", frames.data_type());
+        return exec_err!(
+            "{name}(frames) needs a list of strings, got {}",
+            frames.data_type()
+        );
     };
     let offsets = list.value_offsets();
     let mut out = StringBuilder::with_capacity(list.len(), list.len() * 16);

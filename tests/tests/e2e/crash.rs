@@ -14,7 +14,14 @@ async fn kill9_loses_nothing_acknowledged_and_counts_nothing_twice() {
     // Short windows and retention so compaction runs during the test too.
     let mut s = TestServer::start(
         &tmp.path().join("data"),
-        &["--window", "1s", "--hot-retention", "1s", "--compaction-interval", "200ms"],
+        &[
+            "--window",
+            "1s",
+            "--hot-retention",
+            "1s",
+            "--compaction-interval",
+            "200ms",
+        ],
     )
     .await
     .unwrap();
@@ -34,7 +41,9 @@ async fn kill9_loses_nothing_acknowledged_and_counts_nothing_twice() {
                     let body = format!("main;handler;f{} {v}\nmain;idle 1\n", v % 37);
                     in_flight.store(v + 1, Ordering::SeqCst);
                     let r = client
-                        .post(format!("{url}/ingest?name=crash.cpu&format=folded&sampleRate=1000000000"))
+                        .post(format!(
+                            "{url}/ingest?name=crash.cpu&format=folded&sampleRate=1000000000"
+                        ))
                         .body(body)
                         .send()
                         .await;
@@ -56,7 +65,10 @@ async fn kill9_loses_nothing_acknowledged_and_counts_nothing_twice() {
         let sent_up_to = sender.await.unwrap();
         let acked_now = acked.load(Ordering::SeqCst);
         let maybe = in_flight.load(Ordering::SeqCst);
-        assert!(acked_now > 0, "cycle {cycle}: nothing was acknowledged before the kill");
+        assert!(
+            acked_now > 0,
+            "cycle {cycle}: nothing was acknowledged before the kill"
+        );
         s.restart().await.unwrap();
         let total = s.sql_i64("SELECT sum(value) FROM profiles").await.unwrap();
         let expected = acked_total + acked_now;

@@ -22,14 +22,28 @@ print(json.dumps({"totals": [list(r) for r in totals], "leaves": [list(r) for r 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duckdb_reads_the_parquet_files_with_the_same_totals() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = TestServer::start(&tmp.path().join("data"), &[]).await.unwrap();
+    let s = TestServer::start(&tmp.path().join("data"), &[])
+        .await
+        .unwrap();
     for (tenant, name, body) in [
-        ("default", "api.cpu", "main;handler;json.Marshal 30\nmain;handler;db.Query 50\n"),
+        (
+            "default",
+            "api.cpu",
+            "main;handler;json.Marshal 30\nmain;handler;db.Query 50\n",
+        ),
         ("default", "api.inuse_space", "main;cache.Put 4096\n"),
-        ("acme", "billing.cpu", "main;charge 7\nmain;handler;json.Marshal 1\n"),
+        (
+            "acme",
+            "billing.cpu",
+            "main;charge 7\nmain;handler;json.Marshal 1\n",
+        ),
     ] {
         let (st, msg) = s
-            .post(&format!("/ingest?name={name}&format=folded&units=bytes"), body.as_bytes().to_vec(), &[("X-Scope-OrgID", tenant)])
+            .post(
+                &format!("/ingest?name={name}&format=folded&units=bytes"),
+                body.as_bytes().to_vec(),
+                &[("X-Scope-OrgID", tenant)],
+            )
             .await
             .unwrap();
         assert_eq!(st, 200, "{msg}");
@@ -41,18 +55,28 @@ async fn duckdb_reads_the_parquet_files_with_the_same_totals() {
         .arg(tmp.path().join("data/parquet"))
         .output()
         .expect("python3 is needed for the DuckDB check");
-    assert!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "duckdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let duck: Value = serde_json::from_slice(&out.stdout).unwrap();
 
     let ours = s
         .sql("SELECT tenant, profile_type, sum(value) FROM profiles GROUP BY 1, 2 ORDER BY 1, 2")
         .await
         .unwrap();
-    assert_eq!(duck["totals"], Value::Array(ours.into_iter().map(Value::Array).collect()));
+    assert_eq!(
+        duck["totals"],
+        Value::Array(ours.into_iter().map(Value::Array).collect())
+    );
     let ours = s
         .sql("SELECT leaf(frames), sum(value) FROM profiles GROUP BY 1 ORDER BY 1, 2")
         .await
         .unwrap();
-    assert_eq!(duck["leaves"], Value::Array(ours.into_iter().map(Value::Array).collect()));
+    assert_eq!(
+        duck["leaves"],
+        Value::Array(ours.into_iter().map(Value::Array).collect())
+    );
     assert_eq!(duck["totals"].as_array().unwrap().len(), 3);
 }

@@ -37,14 +37,20 @@ async fn go_profiles_match_go_tool_pprof() {
         .unwrap();
     assert!(status.success());
 
-    let s = TestServer::start(&tmp.path().join("data"), &[]).await.unwrap();
+    let s = TestServer::start(&tmp.path().join("data"), &[])
+        .await
+        .unwrap();
     let mut checked = 0;
     for kind in ["cpu", "heap", "goroutine", "block", "mutex"] {
         let file = out.join(format!("{kind}.pb.gz"));
         let raw = gotool::pprof_raw(&file).unwrap();
         let body = std::fs::read(&file).unwrap();
         let (st, msg) = s
-            .post(&format!("/ingest?name=profgen.{kind}%7Binstance%3D{kind}%7D&format=pprof"), body, &[])
+            .post(
+                &format!("/ingest?name=profgen.{kind}%7Binstance%3D{kind}%7D&format=pprof"),
+                body,
+                &[],
+            )
             .await
             .unwrap();
         assert_eq!(st, 200, "{kind}: {msg}");
@@ -65,11 +71,19 @@ async fn go_profiles_match_go_tool_pprof() {
                 .unwrap();
             let ours: BTreeMap<String, i64> = rows
                 .iter()
-                .map(|r| (r[0].as_str().unwrap_or("").to_string(), r[1].as_i64().unwrap_or(0)))
+                .map(|r| {
+                    (
+                        r[0].as_str().unwrap_or("").to_string(),
+                        r[1].as_i64().unwrap_or(0),
+                    )
+                })
                 .filter(|(_, v)| *v != 0)
                 .collect();
-            let theirs: BTreeMap<String, i64> =
-                raw.leaf_totals[i].iter().filter(|(_, v)| **v != 0).map(|(k, v)| (k.clone(), *v)).collect();
+            let theirs: BTreeMap<String, i64> = raw.leaf_totals[i]
+                .iter()
+                .filter(|(_, v)| **v != 0)
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
             assert_eq!(ours, theirs, "{kind} {st} per-function totals");
             checked += 1;
         }

@@ -12,7 +12,14 @@ async fn totals_never_dip_or_double_across_compaction() {
     let tmp = tempfile::tempdir().unwrap();
     let s = TestServer::start(
         &tmp.path().join("data"),
-        &["--window", "1s", "--hot-retention", "500ms", "--compaction-interval", "100ms"],
+        &[
+            "--window",
+            "1s",
+            "--hot-retention",
+            "500ms",
+            "--compaction-interval",
+            "100ms",
+        ],
     )
     .await
     .unwrap();
@@ -20,7 +27,12 @@ async fn totals_never_dip_or_double_across_compaction() {
     let in_flight = Arc::new(AtomicI64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (url, acked, in_flight, done) = (s.url.clone(), acked.clone(), in_flight.clone(), done.clone());
+        let (url, acked, in_flight, done) = (
+            s.url.clone(),
+            acked.clone(),
+            in_flight.clone(),
+            done.clone(),
+        );
         tokio::spawn(async move {
             let client = reqwest::Client::new();
             let start = Instant::now();
@@ -31,7 +43,9 @@ async fn totals_never_dip_or_double_across_compaction() {
                 let v = 1 + i % 5;
                 in_flight.store(v * 2, Ordering::SeqCst);
                 let r = client
-                    .post(format!("{url}/ingest?name=hc.cpu&format=folded&sampleRate=1000000000"))
+                    .post(format!(
+                        "{url}/ingest?name=hc.cpu&format=folded&sampleRate=1000000000"
+                    ))
                     .body(format!("main;a;b{} {v}\nmain;c {v}\n", i % 11))
                     .send()
                     .await
@@ -55,9 +69,18 @@ async fn totals_never_dip_or_double_across_compaction() {
         let total = s.sql_i64("SELECT sum(value) FROM profiles").await.unwrap();
         let hi = acked.load(Ordering::SeqCst) + in_flight.load(Ordering::SeqCst);
         queries += 1;
-        assert!(total >= lo, "query {queries}: total {total} dipped below acknowledged {lo}");
-        assert!(total <= hi, "query {queries}: total {total} is more than was written ({hi}): double count");
-        assert!(total >= last, "query {queries}: total {total} went down from {last}");
+        assert!(
+            total >= lo,
+            "query {queries}: total {total} dipped below acknowledged {lo}"
+        );
+        assert!(
+            total <= hi,
+            "query {queries}: total {total} is more than was written ({hi}): double count"
+        );
+        assert!(
+            total >= last,
+            "query {queries}: total {total} went down from {last}"
+        );
         last = total;
         if finished {
             assert_eq!(total, acked.load(Ordering::SeqCst));
@@ -67,12 +90,19 @@ async fn totals_never_dip_or_double_across_compaction() {
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "windows never all reached Parquet (hot rows {})", hot_rows(&s).await);
+        assert!(
+            Instant::now() < deadline,
+            "windows never all reached Parquet (hot rows {})",
+            hot_rows(&s).await
+        );
     }
     writer.await.unwrap();
     assert!(queries > 50, "only {queries} queries ran");
     // Everything is now read from Parquet, and still counted once.
-    assert_eq!(s.sql_i64("SELECT sum(value) FROM profiles").await.unwrap(), acked.load(Ordering::SeqCst));
+    assert_eq!(
+        s.sql_i64("SELECT sum(value) FROM profiles").await.unwrap(),
+        acked.load(Ordering::SeqCst)
+    );
 }
 
 async fn hot_rows(s: &TestServer) -> i64 {

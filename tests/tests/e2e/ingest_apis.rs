@@ -17,19 +17,29 @@ fn lp(name: &str, value: &str) -> LabelPair {
 fn cpu_profile() -> ProfileBuilder {
     ProfileBuilder::new(&[("samples", "count"), ("cpu", "nanoseconds")])
         .period("cpu", "nanoseconds", 10_000_000)
-        .sample(&["main", "checkout", "crypto.sha"], &[3, 30_000_000], &[("span", "a")])
+        .sample(
+            &["main", "checkout", "crypto.sha"],
+            &[3, 30_000_000],
+            &[("span", "a")],
+        )
         .sample(&["main", "checkout"], &[1, 10_000_000], &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ingest_api_lands_in_sql() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = TestServer::start(&tmp.path().join("data"), &[]).await.unwrap();
+    let s = TestServer::start(&tmp.path().join("data"), &[])
+        .await
+        .unwrap();
 
     // Pyroscope push, protobuf, gzipped profile.
     let req = PushRequest {
         series: vec![RawProfileSeries {
-            labels: vec![lp("__name__", "process_cpu"), lp("service_name", "checkout"), lp("env", "prod")],
+            labels: vec![
+                lp("__name__", "process_cpu"),
+                lp("service_name", "checkout"),
+                lp("env", "prod"),
+            ],
             samples: vec![RawSample {
                 raw_profile: cpu_profile().gzipped(),
                 id: "p1".into(),
@@ -37,7 +47,11 @@ async fn every_ingest_api_lands_in_sql() {
         }],
     };
     let (st, body) = s
-        .post("/push.v1.PusherService/Push", req.encode_to_vec(), &[("content-type", "application/proto")])
+        .post(
+            "/push.v1.PusherService/Push",
+            req.encode_to_vec(),
+            &[("content-type", "application/proto")],
+        )
         .await
         .unwrap();
     assert_eq!(st, 200, "{body}");
@@ -55,7 +69,10 @@ async fn every_ingest_api_lands_in_sql() {
         .post(
             "/push.v1.PusherService/Push",
             gzip(json.to_string().as_bytes()),
-            &[("content-type", "application/json"), ("content-encoding", "gzip")],
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ],
         )
         .await
         .unwrap();
@@ -108,11 +125,18 @@ async fn every_ingest_api_lands_in_sql() {
     assert_eq!(st, 200, "{body}");
 
     // Plain pprof API with query-parameter labels; a Java-style type is kept.
-    let wall = ProfileBuilder::new(&[("wall", "nanoseconds"), ("alloc_in_new_tlab_bytes", "bytes")])
-        .sample(&["Main.run", "Worker.work"], &[500, 64], &[])
-        .bytes();
+    let wall = ProfileBuilder::new(&[
+        ("wall", "nanoseconds"),
+        ("alloc_in_new_tlab_bytes", "bytes"),
+    ])
+    .sample(&["Main.run", "Worker.work"], &[500, 64], &[])
+    .bytes();
     let (st, body) = s
-        .post("/api/v1/ingest?service=jvm&instance=pod-1&team=core", wall, &[])
+        .post(
+            "/api/v1/ingest?service=jvm&instance=pod-1&team=core",
+            wall,
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(st, 200, "{body}");
@@ -125,7 +149,12 @@ async fn every_ingest_api_lands_in_sql() {
         .unwrap();
     let got: Vec<String> = rows
         .iter()
-        .map(|r| r.iter().map(|c| c.as_str().map(str::to_string).unwrap_or(c.to_string())).collect::<Vec<_>>().join(" "))
+        .map(|r| {
+            r.iter()
+                .map(|c| c.as_str().map(str::to_string).unwrap_or(c.to_string()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect();
     assert_eq!(
         got,
@@ -150,15 +179,32 @@ async fn every_ingest_api_lands_in_sql() {
         .sql("SELECT labels['env'], labels['span'], leaf(frames), value FROM profiles WHERE profile_type = 'cpu' AND service = 'checkout' ORDER BY value DESC")
         .await
         .unwrap();
-    assert_eq!(rows[0], vec![serde_json::json!("prod"), serde_json::json!("a"), serde_json::json!("crypto.sha"), serde_json::json!(30_000_000)]);
+    assert_eq!(
+        rows[0],
+        vec![
+            serde_json::json!("prod"),
+            serde_json::json!("a"),
+            serde_json::json!("crypto.sha"),
+            serde_json::json!(30_000_000)
+        ]
+    );
     assert_eq!(rows[1][1], serde_json::Value::Null);
-    let region = s.sql("SELECT DISTINCT labels['region'] FROM profiles WHERE service = 'legacy'").await.unwrap();
+    let region = s
+        .sql("SELECT DISTINCT labels['region'] FROM profiles WHERE service = 'legacy'")
+        .await
+        .unwrap();
     assert_eq!(region, vec![vec![serde_json::json!("eu")]]);
-    let team = s.sql("SELECT DISTINCT labels['team'] FROM profiles WHERE service = 'jvm'").await.unwrap();
+    let team = s
+        .sql("SELECT DISTINCT labels['team'] FROM profiles WHERE service = 'jvm'")
+        .await
+        .unwrap();
     assert_eq!(team, vec![vec![serde_json::json!("core")]]);
 
     // `from` decides the window of the legacy upload.
-    let t = s.sql("SELECT DISTINCT CAST(time AS VARCHAR) FROM profiles WHERE service = 'legacy'").await.unwrap();
+    let t = s
+        .sql("SELECT DISTINCT CAST(time AS VARCHAR) FROM profiles WHERE service = 'legacy'")
+        .await
+        .unwrap();
     assert_eq!(t[0][0].as_str().unwrap(), "2023-11-14T22:13:20Z");
 
     // X-Scope-OrgID narrows a query to one tenant.
@@ -182,22 +228,46 @@ async fn every_ingest_api_lands_in_sql() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["content-type"], "application/vnd.apache.arrow.stream");
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.apache.arrow.stream"
+    );
     let bytes = r.bytes().await.unwrap();
-    let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes.to_vec()), None).unwrap();
+    let reader =
+        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes.to_vec()), None)
+            .unwrap();
     let n: usize = reader.map(|b| b.unwrap().num_rows()).sum();
-    assert_eq!(n, s.sql_i64("SELECT count(*) FROM profiles").await.unwrap() as usize);
+    assert_eq!(
+        n,
+        s.sql_i64("SELECT count(*) FROM profiles").await.unwrap() as usize
+    );
 
     // The same answers after a flush to Parquet and a restart.
-    let before = s.sql("SELECT service, profile_type, sum(value) FROM profiles GROUP BY 1, 2 ORDER BY 1, 2").await.unwrap();
+    let before = s
+        .sql("SELECT service, profile_type, sum(value) FROM profiles GROUP BY 1, 2 ORDER BY 1, 2")
+        .await
+        .unwrap();
     s.flush().await.unwrap();
     let mut s = s;
     s.restart().await.unwrap();
-    let after = s.sql("SELECT service, profile_type, sum(value) FROM profiles GROUP BY 1, 2 ORDER BY 1, 2").await.unwrap();
+    let after = s
+        .sql("SELECT service, profile_type, sum(value) FROM profiles GROUP BY 1, 2 ORDER BY 1, 2")
+        .await
+        .unwrap();
     assert_eq!(before, after);
     let parquet = walk(&tmp.path().join("data/parquet"));
-    assert!(parquet.iter().any(|p| p.contains("tenant=acme/date=") && p.contains("/hour=")), "{parquet:?}");
-    assert!(parquet.iter().any(|p| p.contains("tenant=default/date=2023-11-14/hour=22/samples-")), "{parquet:?}");
+    assert!(
+        parquet
+            .iter()
+            .any(|p| p.contains("tenant=acme/date=") && p.contains("/hour=")),
+        "{parquet:?}"
+    );
+    assert!(
+        parquet
+            .iter()
+            .any(|p| p.contains("tenant=default/date=2023-11-14/hour=22/samples-")),
+        "{parquet:?}"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {
