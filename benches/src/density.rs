@@ -15,6 +15,7 @@ async fn ingest_hour(
     dir: &std::path::Path,
     files: &[std::path::PathBuf],
     flush_every: usize,
+    merge: bool,
 ) -> anyhow::Result<(u64, u64, usize)> {
     let config = StorageConfig {
         data_dir: dir.to_path_buf(),
@@ -44,6 +45,9 @@ async fn ingest_hour(
         }
     }
     engine.flush().await?;
+    if merge {
+        engine.merge_small_files(true).await?;
+    }
     let snap = engine.snapshot();
     let samples: u64 = snap
         .manifest

@@ -307,6 +307,12 @@ impl Engine {
         compactor::run(self, true).await
     }
 
+    /// Merges the small files of closed hours now (of every hour when
+    /// `force`). Returns how many (tenant, hour) groups were merged.
+    pub async fn merge_small_files(&self, force: bool) -> Result<usize> {
+        crate::merge::merge_hours(self, force).await
+    }
+
     pub fn stacks(&self) -> &Arc<StackTable> {
         &self.inner.stacks
     }

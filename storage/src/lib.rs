@@ -13,6 +13,7 @@
 //!     ──▶ object_store (tenant=…/date=…/hour=…/…)            paths.rs
 //!     ──▶ Manifest (versioned, atomic put)                    manifest.rs
 //!     ──▶ WAL segments released
+//!     closed hours: small files merged into one sorted file  merge.rs
 //! Engine::snapshot() ──▶ TierSnapshot (hot windows + manifest, one lock)
 //! ```
 //!
@@ -36,6 +37,7 @@ pub mod hot;
 pub mod ids;
 pub mod intern;
 pub mod manifest;
+mod merge;
 pub mod model;
 pub mod paths;
 pub mod schema;

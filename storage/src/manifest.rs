@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 pub const MANIFEST_PATH: &str = "_manifest/manifest.json";
 
 /// What a cold file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
     Samples,
