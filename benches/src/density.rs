@@ -86,13 +86,20 @@ pub async fn run() -> anyhow::Result<()> {
     println!();
     println!("| layout | samples files | stacks files | total | bytes/sample | × gzipped pprof |");
     println!("|---|---|---|---|---|---|");
-    for (label, every) in [
-        ("one compaction for the hour", usize::MAX),
-        ("a compaction per minute (6 windows)", 6),
-        ("a compaction per window", 1),
-    ] {
-        let dir = tmp.path().join(format!("data-{}", every.min(9999)));
-        let (s, st, _rows) = ingest_hour(&dir, &files, every).await?;
+    for (i, (label, every, merge)) in [
+        ("one compaction for the hour", usize::MAX, false),
+        (
+            "a compaction per window (the default), before the hourly merge",
+            1,
+            false,
+        ),
+        ("a compaction per window, after the hourly merge", 1, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = tmp.path().join(format!("data-{i}"));
+        let (s, st, _rows) = ingest_hour(&dir, &files, every, merge).await?;
         let total = s + st;
         println!(
             "| {label} | {s} | {st} | {total} | {:.2} | {:.3} |",
