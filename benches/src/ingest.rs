@@ -138,6 +138,57 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     let rss_after = rss_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();
+
+    // Start-up on the full data directory: every write of the run is still
+    // in the WAL (hot retention 1 h), so this is replay at its largest.
+    let wal_bytes: u64 = std::fs::read_dir(tmp.path().join("data/wal"))?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let restart = Instant::now();
+    let mut child = Command::new(crate::sibling_bin("flarego")?)
+        .args([
+            "server",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--print-addr",
+            "--hot-retention",
+            "1h",
+        ])
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .env("FLAREGO_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(
+        child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
+    )
+    .read_line(&mut line)?;
+    let health_secs = restart.elapsed().as_secs_f64();
+    let url2 = line.trim().trim_start_matches("listening on ").to_string();
+    loop {
+        if client
+            .get(format!("{url2}/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        anyhow::ensure!(
+            restart.elapsed() < Duration::from_secs(600),
+            "not ready after 600 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ready_secs = restart.elapsed().as_secs_f64();
+    let _ = child.kill();
+    let _ = child.wait();
     let hot_rows = metric(&metrics, "flarego_hot_sample_rows");
     let hot_bytes = metric(&metrics, "flarego_hot_bytes");
     let rate = ingested / secs;
@@ -173,6 +224,19 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     println!(
         "| server RSS growth (bytes/row, all in) | {:.2} |",
         (rss_after.saturating_sub(rss_before) as f64 * 1024.0) / hot_rows.max(1.0)
+    );
+    println!();
+    println!("| start-up after the run (kill -9, restart) | value |");
+    println!("|---|---|");
+    println!(
+        "| WAL to replay | {:.0} MiB, {requests} records, {:.0} sample rows |",
+        wal_bytes as f64 / 1048576.0,
+        ingested
+    );
+    println!("| to `/health` | {:.0} ms |", health_secs * 1000.0);
+    println!(
+        "| to `/ready` (WAL replayed) | {:.0} ms |",
+        ready_secs * 1000.0
     );
     Ok(())
 }
