@@ -149,28 +149,68 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Replays the WAL: records are decoded in parallel, a group at a
+    /// time, and applied in LSN order.
     fn replay(&self, dir: &std::path::Path, seg: u64, decode: &ReplayDecoder) -> Result<Wal> {
+        const GROUP: usize = 256;
         let manifest = self.read_state().manifest.clone();
-        Wal::open(dir, seg, |lsn, payload| {
-            self.inner
-                .stats
-                .replayed_records
-                .fetch_add(1, Ordering::Relaxed);
-            match decode(payload, &self.inner.stacks) {
-                Ok(batch) => {
-                    let prepared = self.prepare(&batch);
-                    self.apply(lsn, prepared, Some(&manifest));
-                }
+        let mut pending: Vec<(Lsn, Vec<u8>)> = Vec::with_capacity(GROUP);
+        let wal = Wal::open(dir, seg, |lsn, payload| {
+            pending.push((lsn, payload.to_vec()));
+            if pending.len() >= GROUP {
+                self.replay_group(std::mem::take(&mut pending), decode, &manifest);
+            }
+            Ok(())
+        })?;
+        self.replay_group(pending, decode, &manifest);
+        Ok(wal)
+    }
+
+    fn replay_group(
+        &self,
+        group: Vec<(Lsn, Vec<u8>)>,
+        decode: &ReplayDecoder,
+        manifest: &Manifest,
+    ) {
+        if group.is_empty() {
+            return;
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(group.len());
+        let per = group.len().div_ceil(threads);
+        let decoded: Vec<(Lsn, std::result::Result<PreparedWrite, String>)> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = group
+                    .chunks(per)
+                    .map(|part| {
+                        scope.spawn(move || {
+                            part.iter()
+                                .map(|(lsn, payload)| {
+                                    let r = decode(payload, &self.inner.stacks)
+                                        .map(|b| self.prepare(&b));
+                                    (*lsn, r)
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            });
+        let stats = &self.inner.stats;
+        for (lsn, r) in decoded {
+            stats.replayed_records.fetch_add(1, Ordering::Relaxed);
+            match r {
+                Ok(prepared) => self.apply(lsn, prepared, Some(manifest)),
                 Err(reason) => {
-                    self.inner
-                        .stats
-                        .replay_failures
-                        .fetch_add(1, Ordering::Relaxed);
+                    stats.replay_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(lsn = lsn.0, %reason, "WAL record no longer decodes; skipped");
                 }
             }
-            Ok(())
-        })
+        }
     }
 
     /// Logs `payload`, applies `batch` to the hot tier, and returns the LSN
