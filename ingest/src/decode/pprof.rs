@@ -10,6 +10,7 @@ use crate::limits::Limits;
 use flarego_proto::pprof::Profile;
 use flarego_storage::{SeriesKey, StackId, TenantId};
 use prost::Message;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// Where a profile comes from and what to call it.
@@ -151,7 +152,7 @@ fn collect(
                     reason: format!("sample refers to unknown location {id}"),
                 });
             };
-            frames.extend(names.iter().rev().map(String::as_str));
+            frames.extend(names.iter().rev().map(|n| n.as_ref()));
         }
         if frames.len() > limits.max_stack_depth {
             return Err(DecodeError::StackTooDeep {
@@ -202,10 +203,10 @@ fn collect(
 }
 
 /// Frame names of each location, innermost first (pprof order).
-fn location_frames(
-    profile: &Profile,
-    table: &StringTable<'_>,
-) -> DecodeResult<HashMap<u64, Vec<String>>> {
+fn location_frames<'a>(
+    profile: &'a Profile,
+    table: &StringTable<'a>,
+) -> DecodeResult<HashMap<u64, Vec<Cow<'a, str>>>> {
     let mut functions: HashMap<u64, &str> = HashMap::with_capacity(profile.function.len());
     for f in &profile.function {
         functions.insert(f.id, table.get(f.name)?);
@@ -215,12 +216,13 @@ fn location_frames(
         .iter()
         .map(|m| Ok((m.id, table.get(m.filename)?)))
         .collect::<DecodeResult<_>>()?;
-    let mut locations: HashMap<u64, Vec<String>> = HashMap::with_capacity(profile.location.len());
+    let mut locations: HashMap<u64, Vec<Cow<'a, str>>> =
+        HashMap::with_capacity(profile.location.len());
     for loc in &profile.location {
         let mut names = Vec::with_capacity(loc.line.len().max(1));
         for line in &loc.line {
             match functions.get(&line.function_id) {
-                Some(n) => names.push((*n).to_string()),
+                Some(n) => names.push(Cow::Borrowed(*n)),
                 None => {
                     return Err(DecodeError::BadPprof {
                         what: "profile".into(),
@@ -238,10 +240,10 @@ fn location_frames(
                 .get(&loc.mapping_id)
                 .map(|m| m.rsplit('/').next().unwrap_or(m))
                 .filter(|m| !m.is_empty());
-            names.push(match module {
+            names.push(Cow::Owned(match module {
                 Some(m) => format!("{m}+0x{:x}", loc.address),
                 None => format!("0x{:x}", loc.address),
-            });
+            }));
         }
         locations.insert(loc.id, names);
     }
