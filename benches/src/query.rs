@@ -93,6 +93,18 @@ pub async fn run(rows: usize, runs: usize) -> anyhow::Result<()> {
         pool.len()
     );
 
+    if std::env::var("FLAREGO_BENCH_EXPLAIN").is_ok() {
+        for sql in [
+            "EXPLAIN ANALYZE SELECT stack_id, sum(value) FROM profiles GROUP BY stack_id",
+            "EXPLAIN ANALYZE SELECT frames, sum(value) FROM profiles GROUP BY frames",
+        ] {
+            let out = query.sql(None, sql).await?;
+            let v = flarego_query::output::to_json(&out)?;
+            for row in v["rows"].as_array().into_iter().flatten() {
+                println!("{}", row[1].as_str().unwrap_or(""));
+            }
+        }
+    }
     let mut ours = Vec::new();
     for (label, sql) in [
         (

@@ -75,7 +75,10 @@ impl QueryEngine {
         let config = SessionConfig::new()
             .with_target_partitions(self.config.target_partitions)
             .with_batch_size(self.config.batch_size)
-            .with_information_schema(false);
+            .with_information_schema(false)
+            // Cold files are already spread over partitions whole; splitting
+            // them into byte ranges only reloads their footers.
+            .with_repartition_file_scans(false);
         let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
         let scope = ScanScope { tenant };
         // Registering into a fresh context cannot collide; errors here

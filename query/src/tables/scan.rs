@@ -9,6 +9,7 @@ use datafusion::catalog::Session;
 use datafusion::common::{DFSchema, Result};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -154,7 +155,16 @@ pub fn cold_exec(
     for (i, f) in files.iter().enumerate() {
         groups[i % n].push(PartitionedFile::new(f.path.clone(), f.bytes));
     }
-    let mut source = ParquetSource::new(file_schema.clone());
+    // Footers are cached in the shared runtime, so a file's metadata is
+    // read once, not once per query.
+    let url = ObjectStoreUrl::parse(COLD_STORE_URL)?;
+    let runtime = state.runtime_env();
+    let reader = CachedParquetFileReaderFactory::new(
+        runtime.object_store(&url)?,
+        runtime.cache_manager.get_file_metadata_cache(),
+    );
+    let mut source = ParquetSource::new(file_schema.clone())
+        .with_parquet_file_reader_factory(Arc::new(reader));
     let pushable: Vec<Expr> = filters
         .iter()
         .filter(|f| {
