@@ -44,6 +44,9 @@ enum Cmd {
         rows: usize,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// DataFusion partitions (default: the number of cores).
+        #[arg(long)]
+        partitions: Option<usize>,
     },
 }
 
@@ -56,7 +59,11 @@ fn main() -> anyhow::Result<()> {
         match cli.cmd {
             Cmd::Ingest { seconds, clients } => ingest::run(seconds, clients).await,
             Cmd::Density => density::run().await,
-            Cmd::Query { rows, runs } => query::run(rows, runs).await,
+            Cmd::Query {
+                rows,
+                runs,
+                partitions,
+            } => query::run(rows, runs, partitions).await,
         }
     })
 }

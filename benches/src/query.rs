@@ -24,7 +24,7 @@ for label, q in [("stack_id", f"SELECT stack_id, sum(value) FROM {samples} GROUP
     print(label, best, n)
 "#;
 
-pub async fn run(rows: usize, runs: usize) -> anyhow::Result<()> {
+pub async fn run(rows: usize, runs: usize, partitions: Option<usize>) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let config = StorageConfig {
         data_dir: tmp.path().to_path_buf(),
@@ -79,7 +79,11 @@ pub async fn run(rows: usize, runs: usize) -> anyhow::Result<()> {
         }
     }
     engine.flush().await?;
-    let query = QueryEngine::new(engine.clone(), QueryConfig::default())?;
+    let mut qc = QueryConfig::default();
+    if let Some(p) = partitions {
+        qc.target_partitions = p;
+    }
+    let query = QueryEngine::new(engine.clone(), qc)?;
     let n_rows = query.sql(None, "SELECT count(*) FROM profiles").await?;
     let counted = n_rows.batches[0]
         .column(0)

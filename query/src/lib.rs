@@ -12,11 +12,15 @@
 //!                        └▶ metrics: MetricsTable  ── same, without frames
 //! ```
 //!
+//! Grouping by `frames` is rewritten to grouping by `stack_id` with frames
+//! attached per group ([`late_frames::LateFrames`]).
+//!
 //! Tenant scope is applied inside the scans ([`tables::ScanScope`]), below
 //! SQL. Profiling functions live in [`udf`]; results are turned into JSON
 //! rows by [`output`].
 
 pub mod error;
+pub mod late_frames;
 pub mod output;
 pub mod session;
 pub mod tables;

@@ -1,11 +1,14 @@
 //! One DataFusion session per request, over the engine's tables.
 
 use crate::error::{Error, Result};
+use crate::late_frames::LateFrames;
 use crate::tables::{MetricsTable, ProfilesTable, ScanScope};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use flarego_storage::{Engine, TenantId};
 use std::sync::Arc;
@@ -36,6 +39,8 @@ pub struct QueryEngine {
     engine: Engine,
     runtime: Arc<RuntimeEnv>,
     config: QueryConfig,
+    /// `frames_of(stack_id)` over the engine's stack table.
+    frames_of: Arc<ScalarUDF>,
 }
 
 /// The result of one query.
@@ -59,10 +64,14 @@ impl QueryEngine {
         let url =
             ObjectStoreUrl::parse(crate::tables::COLD_STORE_URL).map_err(Error::from_datafusion)?;
         runtime.register_object_store(url.as_ref(), engine.store().clone());
+        let frames_of = Arc::new(ScalarUDF::from(crate::udf::FramesOf::new(
+            engine.stacks().clone(),
+        )));
         Ok(QueryEngine {
             engine,
             runtime,
             config,
+            frames_of,
         })
     }
 
@@ -79,13 +88,23 @@ impl QueryEngine {
             // Cold files are already spread over partitions whole; splitting
             // them into byte ranges only reloads their footers.
             .with_repartition_file_scans(false);
-        let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(self.runtime.clone())
+            .with_default_features()
+            .with_optimizer_rule(Arc::new(LateFrames::new(self.frames_of.clone())))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         let scope = ScanScope { tenant };
         // Registering into a fresh context cannot collide; errors here
         // would mean a programming mistake, so they are logged.
         if let Err(e) = ctx.register_table(
             "profiles",
-            Arc::new(ProfilesTable::new(self.engine.clone(), scope.clone())),
+            Arc::new(ProfilesTable::new(
+                self.engine.clone(),
+                scope.clone(),
+                self.frames_of.clone(),
+            )),
         ) {
             tracing::error!(error = %e, "cannot register profiles");
         }

@@ -3,7 +3,6 @@
 
 use super::bounds::TimeBounds;
 use super::scan::{self, ScanScope};
-use crate::udf::FramesOf;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::Session;
@@ -49,8 +48,8 @@ pub struct ProfilesTable {
 }
 
 impl ProfilesTable {
-    pub fn new(engine: Engine, scope: ScanScope) -> Self {
-        let frames_of = Arc::new(ScalarUDF::from(FramesOf::new(engine.stacks().clone())));
+    /// `frames_of` must be a [`FramesOf`](crate::udf::FramesOf) over `engine`'s stacks.
+    pub fn new(engine: Engine, scope: ScanScope, frames_of: Arc<ScalarUDF>) -> Self {
         ProfilesTable {
             engine,
             scope,

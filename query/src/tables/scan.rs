@@ -163,8 +163,8 @@ pub fn cold_exec(
         runtime.object_store(&url)?,
         runtime.cache_manager.get_file_metadata_cache(),
     );
-    let mut source = ParquetSource::new(file_schema.clone())
-        .with_parquet_file_reader_factory(Arc::new(reader));
+    let mut source =
+        ParquetSource::new(file_schema.clone()).with_parquet_file_reader_factory(Arc::new(reader));
     let pushable: Vec<Expr> = filters
         .iter()
         .filter(|f| {
