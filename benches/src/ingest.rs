@@ -19,6 +19,15 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) used so far by a process.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -96,6 +105,7 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let rss_before = rss_kib(child.id());
+    let (server_cpu0, client_cpu0) = (cpu_secs(&child.id().to_string()), cpu_secs("self"));
     let done = Arc::new(AtomicU64::new(0));
     let stop = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
@@ -107,8 +117,8 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
             let mut i = c;
             while Instant::now() < stop {
                 let (body, _) = &bodies[i % bodies.len()];
-                // Spread over the hour so windows fill as in production.
-                let from = 1_700_000_000 + (i % 360) as i64 * 10;
+                // Live data: the current window, as an SDK sends it.
+                let from = chrono_now_secs();
                 let r = client
                     .post(format!(
                         "{url}/ingest?name=bench.cpu&format=pprof&from={from}"
@@ -127,6 +137,8 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         t.await?;
     }
     let secs = start.elapsed().as_secs_f64();
+    let server_cpu = cpu_secs(&child.id().to_string()) - server_cpu0;
+    let client_cpu = cpu_secs("self") - client_cpu0;
     let requests = done.load(Ordering::Relaxed);
     let ingested = requests as f64 * per_profile;
     let metrics = client
@@ -187,6 +199,14 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let ready_secs = restart.elapsed().as_secs_f64();
+    let m2 = client
+        .get(format!("{url2}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let replayed = metric(&m2, "flarego_wal_replayed_records_total");
+    let hot_after_replay = metric(&m2, "flarego_hot_sample_rows");
     let _ = child.kill();
     let _ = child.wait();
     let hot_rows = metric(&metrics, "flarego_hot_sample_rows");
@@ -195,6 +215,11 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     println!(
         "load: {clients} HTTP clients for {secs:.1} s, gzipped CPU pprof of {per_profile:.0} samples each ({} KiB avg)",
         gz_bytes / files.len() as u64 / 1024
+    );
+    println!(
+        "CPU during the run: server {:.0}% of one core, load generator {:.0}% (2 cores in all); a CPU pprof sample is 2 rows (samples, cpu)",
+        100.0 * server_cpu / secs,
+        100.0 * client_cpu / secs
     );
     println!();
     println!("| what | pprof samples/s | requests/s | ratio to peer |");
@@ -229,14 +254,21 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     println!("| start-up after the run (kill -9, restart) | value |");
     println!("|---|---|");
     println!(
-        "| WAL to replay | {:.0} MiB, {requests} records, {:.0} sample rows |",
-        wal_bytes as f64 / 1048576.0,
-        ingested
+        "| WAL to replay | {:.0} MiB, {replayed:.0} records |",
+        wal_bytes as f64 / 1048576.0
     );
     println!("| to `/health` | {:.0} ms |", health_secs * 1000.0);
     println!(
         "| to `/ready` (WAL replayed) | {:.0} ms |",
         ready_secs * 1000.0
     );
+    println!("| hot sample rows after replay | {hot_after_replay:.0} |");
     Ok(())
+}
+
+fn chrono_now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

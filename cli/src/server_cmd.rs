@@ -194,9 +194,17 @@ fn check_loopback(flag: &str, addr: &str) -> anyhow::Result<()> {
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let print_addr = args.print_addr;
     let config = args.into_config()?;
-    let server = flarego_ingest::start(config).await?;
+    let mut server = flarego_ingest::start(config).await?;
     if print_addr {
         println!("listening on http://{}", server.http_addr);
+    }
+    // Storage failing to open (say, an unreadable manifest) stops the server.
+    tokio::select! {
+        r = server.ready() => r?,
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("shutting down");
+            return Ok(());
+        }
     }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {

@@ -19,6 +19,8 @@ pub enum Error {
     Storage(#[from] flarego_storage::Error),
     #[error("query engine: {0}")]
     Query(#[from] flarego_query::Error),
+    #[error("storage start-up task failed: {0}")]
+    Startup(String),
 }
 
 /// Result type of the server crate.

@@ -37,14 +37,25 @@ impl Default for ServerConfig {
     }
 }
 
-/// A running server.
+/// A running server: HTTP is bound; storage may still be opening.
 pub struct RunningServer {
     pub http_addr: SocketAddr,
     pub state: SharedState,
     serve: tokio::task::JoinHandle<()>,
+    opening: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
 impl RunningServer {
+    /// Waits until storage is open and the WAL replayed (`/ready`).
+    pub async fn ready(&mut self) -> Result<()> {
+        match self.opening.take() {
+            Some(h) => h
+                .await
+                .unwrap_or_else(|e| Err(Error::Startup(e.to_string()))),
+            None => Ok(()),
+        }
+    }
+
     /// Waits until the HTTP server stops.
     pub async fn wait(self) {
         let _ = self.serve.await;
@@ -72,8 +83,9 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
-/// Binds the listener, then opens storage (replaying the WAL) in the
-/// background; `/ready` turns 200 when that is done.
+/// Binds the listener and returns; storage is opened (and the WAL
+/// replayed) in the background, and `/ready` turns 200 when that is done
+/// (see [`RunningServer::ready`]).
 pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     let started = Instant::now();
     let listener = TcpListener::bind(&config.http_addr)
@@ -95,22 +107,29 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     });
     tracing::info!(addr = %http_addr, "HTTP listening");
 
-    let engine = Engine::open(config.storage.clone(), Arc::new(replay_decoder)).await?;
-    let query = QueryEngine::new(engine.clone(), config.query.clone())?;
-    let replayed = engine
-        .stats()
-        .replayed_records
-        .load(std::sync::atomic::Ordering::Relaxed);
-    state.set_ready(Ready { engine, query });
-    tracing::info!(
-        data_dir = %config.storage.data_dir.display(),
-        replayed_records = replayed,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "ready"
-    );
+    let opening = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let engine = Engine::open(config.storage.clone(), Arc::new(replay_decoder)).await?;
+            let query = QueryEngine::new(engine.clone(), config.query.clone())?;
+            let replayed = engine
+                .stats()
+                .replayed_records
+                .load(std::sync::atomic::Ordering::Relaxed);
+            state.set_ready(Ready { engine, query });
+            tracing::info!(
+                data_dir = %config.storage.data_dir.display(),
+                replayed_records = replayed,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "ready"
+            );
+            Ok(())
+        })
+    };
     Ok(RunningServer {
         http_addr,
         state,
         serve,
+        opening: Some(opening),
     })
 }
