@@ -34,7 +34,7 @@ pub fn maybe_gunzip<'a>(
 pub fn gunzip(data: &[u8], what: &str, limits: &Limits) -> DecodeResult<Vec<u8>> {
     let limit = limits.max_decompressed_bytes;
     let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(limit.min(64 << 20)));
-    let mut reader = MultiGzDecoder::new(data).take(limit as u64 + 1);
+    let mut reader = MultiGzDecoder::new(data).take((limit as u64).saturating_add(1));
     reader
         .read_to_end(&mut out)
         .map_err(|e| DecodeError::BadGzip {
@@ -48,4 +48,27 @@ pub fn gunzip(data: &[u8], what: &str, limits: &Limits) -> DecodeResult<Vec<u8>>
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inflates_within_the_limit_and_refuses_past_it() {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &[7u8; 10_000]).unwrap();
+        let gz = e.finish().unwrap();
+        // No limit (WAL replay) must still inflate everything.
+        assert_eq!(
+            gunzip(&gz, "body", &Limits::unlimited()).unwrap().len(),
+            10_000
+        );
+        let tight = Limits {
+            max_decompressed_bytes: 9_999,
+            ..Limits::default()
+        };
+        let err = gunzip(&gz, "body", &tight).unwrap_err().to_string();
+        assert!(err.contains("max_decompressed_bytes = 9999"), "{err}");
+    }
 }
