@@ -242,19 +242,21 @@ async fn every_ingest_api_lands_in_sql() {
         s.sql_i64("SELECT count(*) FROM profiles").await.unwrap() as usize
     );
 
-    // The same answers after a flush to Parquet and a restart.
-    let before = s
-        .sql("SELECT service, profile_type, sum(value) FROM profiles GROUP BY 1, 2 ORDER BY 1, 2")
-        .await
-        .unwrap();
-    s.flush().await.unwrap();
+    // The same answers after a restart that replays the WAL (every body
+    // kind above, gzipped ones included), and after a flush to Parquet and
+    // another restart.
+    let totals = "SELECT tenant, service, profile_type, labels, sum(value) FROM profiles GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3";
+    let before = s.sql(totals).await.unwrap();
     let mut s = s;
     s.restart().await.unwrap();
-    let after = s
-        .sql("SELECT service, profile_type, sum(value) FROM profiles GROUP BY 1, 2 ORDER BY 1, 2")
-        .await
-        .unwrap();
-    assert_eq!(before, after);
+    assert_eq!(s.sql(totals).await.unwrap(), before, "after WAL replay");
+    s.flush().await.unwrap();
+    s.restart().await.unwrap();
+    assert_eq!(
+        s.sql(totals).await.unwrap(),
+        before,
+        "after flush and restart"
+    );
     let parquet = walk(&tmp.path().join("data/parquet"));
     assert!(
         parquet
