@@ -25,7 +25,9 @@ async fn duckdb_reads_the_parquet_files_with_the_same_totals() {
     let s = TestServer::start(&tmp.path().join("data"), &[])
         .await
         .unwrap();
-    for (tenant, name, body) in [
+    // Five compactions of the same hour make small files per tenant; the
+    // merge leaves one per tenant.
+    let uploads = [
         (
             "default",
             "api.cpu",
@@ -37,18 +39,54 @@ async fn duckdb_reads_the_parquet_files_with_the_same_totals() {
             "billing.cpu",
             "main;charge 7\nmain;handler;json.Marshal 1\n",
         ),
-    ] {
+        ("default", "api.cpu", "main;handler;json.Marshal 5\n"),
+        ("acme", "billing.cpu", "main;charge 2\n"),
+    ];
+    for (i, (tenant, name, body)) in uploads.into_iter().enumerate() {
+        let from = 1_700_000_000 + 10 * i as i64;
         let (st, msg) = s
             .post(
-                &format!("/ingest?name={name}&format=folded&units=bytes"),
+                &format!("/ingest?name={name}&format=folded&units=bytes&from={from}"),
                 body.as_bytes().to_vec(),
                 &[("X-Scope-OrgID", tenant)],
             )
             .await
             .unwrap();
         assert_eq!(st, 200, "{msg}");
+        s.flush().await.unwrap();
     }
-    s.flush().await.unwrap();
+    let per_tenant = "SELECT tenant, sum(value) FROM profiles GROUP BY 1 ORDER BY 1";
+    let before = s.sql(per_tenant).await.unwrap();
+    let files = |t: &str| {
+        let dir = tmp
+            .path()
+            .join(format!("data/parquet/tenant={t}/date=2023-11-14/hour=22"));
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("samples-")
+            })
+            .count()
+    };
+    assert_eq!((files("default"), files("acme")), (3, 2));
+    let r = s
+        .client()
+        .post(format!("{}/api/v1/admin/flush?merge=all", s.url))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["merged_groups"], 2, "{v}");
+    assert_eq!((files("default"), files("acme")), (1, 1));
+    assert_eq!(
+        s.sql(per_tenant).await.unwrap(),
+        before,
+        "merging changed the totals"
+    );
     let out = Command::new("python3")
         .arg("-c")
         .arg(SCRIPT)
