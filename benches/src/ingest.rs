@@ -67,31 +67,7 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     };
 
     // FlareGo: the release binary, WAL on, default settings.
-    let bin = crate::sibling_bin("flarego")?;
-    let mut child = Command::new(bin)
-        .args([
-            "server",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--print-addr",
-            "--hot-retention",
-            "1h",
-        ])
-        .arg("--data-dir")
-        .arg(tmp.path().join("data"))
-        .env("FLAREGO_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(
-        child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
-    )
-    .read_line(&mut line)?;
-    let url = line.trim().trim_start_matches("listening on ").to_string();
+    let (mut child, url) = spawn_server(&tmp.path().join("data"))?;
     let client = reqwest::Client::new();
     for _ in 0..200 {
         if client
@@ -158,31 +134,8 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         .map(|m| m.len())
         .sum();
     let restart = Instant::now();
-    let mut child = Command::new(crate::sibling_bin("flarego")?)
-        .args([
-            "server",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--print-addr",
-            "--hot-retention",
-            "1h",
-        ])
-        .arg("--data-dir")
-        .arg(tmp.path().join("data"))
-        .env("FLAREGO_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(
-        child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
-    )
-    .read_line(&mut line)?;
+    let (mut child, url2) = spawn_server(&tmp.path().join("data"))?;
     let health_secs = restart.elapsed().as_secs_f64();
-    let url2 = line.trim().trim_start_matches("listening on ").to_string();
     loop {
         if client
             .get(format!("{url2}/ready"))
@@ -271,4 +224,33 @@ fn chrono_now_secs() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Starts the release server over `data` (hot retention 1 h, so every
+/// write stays in memory and in the WAL); returns it and its URL once it
+/// has printed its address.
+fn spawn_server(data: &std::path::Path) -> anyhow::Result<(std::process::Child, String)> {
+    let mut child = Command::new(crate::sibling_bin("flarego")?)
+        .args([
+            "server",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--print-addr",
+            "--hot-retention",
+            "1h",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .env("FLAREGO_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let url = line.trim().trim_start_matches("listening on ").to_string();
+    Ok((child, url))
 }

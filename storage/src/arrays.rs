@@ -137,51 +137,43 @@ pub fn samples_batch(
     cols: &SeriesColumns,
     projection: Option<&[usize]>,
 ) -> Result<RecordBatch, ArrowError> {
-    let full = schema::samples_schema();
-    let all: Vec<usize> = (0..full.fields().len()).collect();
-    let projection = projection.unwrap_or(&all);
-    let n = rows.values.len();
-    let keys = Int32Array::new(
-        ScalarBuffer::from(rows.series.iter().map(|s| *s as i32).collect::<Vec<_>>()),
-        None,
-    );
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(projection.len());
-    for &i in projection {
-        let a: ArrayRef = match full.field(i).name().as_str() {
-            schema::COL_TIME => Arc::new(
-                TimestampNanosecondArray::new(rows.time.clone(), None).with_timezone("UTC"),
-            ),
-            schema::COL_DURATION => Arc::new(Int64Array::from_value(rows.duration_ns, n)),
-            schema::COL_TENANT => dict(&keys, &cols.tenant)?,
-            schema::COL_SERVICE => dict(&keys, &cols.service)?,
-            schema::COL_INSTANCE => dict(&keys, &cols.instance)?,
-            schema::COL_PROFILE_TYPE => dict(&keys, &cols.kind)?,
-            schema::COL_UNIT => dict(&keys, &cols.unit)?,
-            schema::COL_STATE => {
-                let nulls: NullBuffer = rows
-                    .series
-                    .iter()
-                    .map(|s| cols.has_state.get(*s as usize).copied().unwrap_or(false))
-                    .collect();
-                let keys = Int32Array::new(keys.values().clone(), Some(nulls));
-                dict(&keys, &cols.state)?
-            }
-            schema::COL_LABELS => take_labels(&cols.labels, &rows.series)?,
-            schema::COL_STACK_ID => Arc::new(UInt64Array::new(rows.stacks.clone(), None)),
-            schema::COL_VALUE => Arc::new(Int64Array::new(rows.values.clone(), None)),
-            other => {
-                return Err(ArrowError::SchemaError(format!(
-                    "no such samples column {other}"
-                )));
-            }
-        };
-        arrays.push(a);
-    }
-    let schema: SchemaRef = Arc::new(full.project(projection)?);
-    RecordBatch::try_new_with_options(
-        schema,
-        arrays,
-        &RecordBatchOptions::new().with_row_count(Some(n)),
+    let keys = series_keys(&rows.series);
+    projected_batch(
+        schema::samples_schema(),
+        projection,
+        rows.values.len(),
+        |name| {
+            Ok(match name {
+                schema::COL_TIME => Arc::new(
+                    TimestampNanosecondArray::new(rows.time.clone(), None).with_timezone("UTC"),
+                ),
+                schema::COL_DURATION => {
+                    Arc::new(Int64Array::from_value(rows.duration_ns, rows.values.len()))
+                }
+                schema::COL_TENANT => dict(&keys, &cols.tenant)?,
+                schema::COL_SERVICE => dict(&keys, &cols.service)?,
+                schema::COL_INSTANCE => dict(&keys, &cols.instance)?,
+                schema::COL_PROFILE_TYPE => dict(&keys, &cols.kind)?,
+                schema::COL_UNIT => dict(&keys, &cols.unit)?,
+                schema::COL_STATE => {
+                    let nulls: NullBuffer = rows
+                        .series
+                        .iter()
+                        .map(|s| cols.has_state.get(*s as usize).copied().unwrap_or(false))
+                        .collect();
+                    let keys = Int32Array::new(keys.values().clone(), Some(nulls));
+                    dict(&keys, &cols.state)?
+                }
+                schema::COL_LABELS => take_labels(&cols.labels, &rows.series)?,
+                schema::COL_STACK_ID => Arc::new(UInt64Array::new(rows.stacks.clone(), None)),
+                schema::COL_VALUE => Arc::new(Int64Array::new(rows.values.clone(), None)),
+                other => {
+                    return Err(ArrowError::SchemaError(format!(
+                        "no such samples column {other}"
+                    )));
+                }
+            })
+        },
     )
 }
 
@@ -198,39 +190,59 @@ pub fn metrics_batch(
     cols: &SeriesColumns,
     projection: Option<&[usize]>,
 ) -> Result<RecordBatch, ArrowError> {
-    let full = schema::metrics_schema();
+    let keys = series_keys(&rows.series);
+    projected_batch(
+        schema::metrics_schema(),
+        projection,
+        rows.values.len(),
+        |name| {
+            Ok(match name {
+                schema::COL_TIME => Arc::new(
+                    TimestampNanosecondArray::new(rows.time.clone(), None).with_timezone("UTC"),
+                ),
+                schema::COL_TENANT => dict(&keys, &cols.tenant)?,
+                schema::COL_SERVICE => dict(&keys, &cols.service)?,
+                schema::COL_INSTANCE => dict(&keys, &cols.instance)?,
+                schema::COL_NAME => dict(&keys, &cols.kind)?,
+                schema::COL_VALUE => Arc::new(Float64Array::new(rows.values.clone(), None)),
+                schema::COL_LABELS => take_labels(&cols.labels, &rows.series)?,
+                other => {
+                    return Err(ArrowError::SchemaError(format!(
+                        "no such metrics column {other}"
+                    )));
+                }
+            })
+        },
+    )
+}
+
+/// Series indexes as dictionary keys.
+fn series_keys(series: &ScalarBuffer<u32>) -> Int32Array {
+    Int32Array::new(
+        ScalarBuffer::from(series.iter().map(|s| *s as i32).collect::<Vec<_>>()),
+        None,
+    )
+}
+
+/// A batch of the `projection` of `full` (all of it when `None`), each
+/// column built by `column(name)`.
+fn projected_batch(
+    full: SchemaRef,
+    projection: Option<&[usize]>,
+    rows: usize,
+    mut column: impl FnMut(&str) -> Result<ArrayRef, ArrowError>,
+) -> Result<RecordBatch, ArrowError> {
     let all: Vec<usize> = (0..full.fields().len()).collect();
     let projection = projection.unwrap_or(&all);
-    let n = rows.values.len();
-    let keys = Int32Array::new(
-        ScalarBuffer::from(rows.series.iter().map(|s| *s as i32).collect::<Vec<_>>()),
-        None,
-    );
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(projection.len());
-    for &i in projection {
-        let a: ArrayRef = match full.field(i).name().as_str() {
-            schema::COL_TIME => Arc::new(
-                TimestampNanosecondArray::new(rows.time.clone(), None).with_timezone("UTC"),
-            ),
-            schema::COL_TENANT => dict(&keys, &cols.tenant)?,
-            schema::COL_SERVICE => dict(&keys, &cols.service)?,
-            schema::COL_INSTANCE => dict(&keys, &cols.instance)?,
-            schema::COL_NAME => dict(&keys, &cols.kind)?,
-            schema::COL_VALUE => Arc::new(Float64Array::new(rows.values.clone(), None)),
-            schema::COL_LABELS => take_labels(&cols.labels, &rows.series)?,
-            other => {
-                return Err(ArrowError::SchemaError(format!(
-                    "no such metrics column {other}"
-                )));
-            }
-        };
-        arrays.push(a);
-    }
+    let arrays = projection
+        .iter()
+        .map(|&i| column(full.field(i).name()))
+        .collect::<Result<Vec<_>, _>>()?;
     let schema: SchemaRef = Arc::new(full.project(projection)?);
     RecordBatch::try_new_with_options(
         schema,
         arrays,
-        &RecordBatchOptions::new().with_row_count(Some(n)),
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
     )
 }
 
