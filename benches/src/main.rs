@@ -6,11 +6,13 @@
 //! - `ingest`: pprof samples/s through HTTP `/ingest` with the WAL on,
 //!   against `go tool pprof -proto` merging the same files; hot memory.
 //! - `density`: Parquet bytes of one synthetic hour against its gzipped pprof.
+//! - `decode`: CPU per profile in each decoding step (no peer; a breakdown).
 //! - `query`: the flame-graph aggregation over 10 M rows, against DuckDB
 //!   on the same Parquet files.
 //!
 //! Build with `cargo build --release -p flarego -p flarego-benches`.
 
+mod decode;
 mod density;
 mod ingest;
 mod query;
@@ -38,6 +40,8 @@ enum Cmd {
     },
     /// Parquet bytes per sample against gzipped pprof, one synthetic hour.
     Density,
+    /// Where ingest CPU goes: gunzip, protobuf decode, rows, per profile.
+    Decode,
     /// Flame-graph aggregation over N rows against DuckDB.
     Query {
         #[arg(long, default_value_t = 10_000_000)]
@@ -59,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         match cli.cmd {
             Cmd::Ingest { seconds, clients } => ingest::run(seconds, clients).await,
             Cmd::Density => density::run().await,
+            Cmd::Decode => decode::run(),
             Cmd::Query {
                 rows,
                 runs,

@@ -2,7 +2,7 @@
 //! [`StackTable`] (stack id → frames, and which stacks are already in the
 //! cold tier) and [`SeriesTable`] (series key → dense index).
 
-use crate::ids::StackId;
+use crate::ids::{FastHash, StackId};
 use crate::model::Frames;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -17,7 +17,7 @@ struct StackEntry {
 
 #[derive(Debug, Default)]
 struct StackTableInner {
-    stacks: HashMap<StackId, StackEntry>,
+    stacks: HashMap<StackId, StackEntry, FastHash>,
     names: HashSet<Arc<str>>,
 }
 

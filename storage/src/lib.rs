@@ -48,7 +48,7 @@ pub use compactor::CompactionReport;
 pub use config::{ColdStoreConfig, StorageConfig};
 pub use engine::{Engine, EngineStats, HotUsage, ReplayDecoder, TierSnapshot};
 pub use error::{Error, Result};
-pub use ids::{Lsn, StackId, TenantId, WindowStart};
+pub use ids::{FastHash, Lsn, StackId, TenantId, WindowStart};
 pub use intern::{SeriesTable, StackTable};
 pub use manifest::{FileEntry, FileKind, Manifest};
 pub use model::{Frames, MetricKey, MetricPoint, SeriesKey, SeriesSamples, WriteBatch};

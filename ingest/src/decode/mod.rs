@@ -15,7 +15,9 @@ pub mod types;
 
 pub use error::{DecodeError, DecodeResult};
 
-use flarego_storage::{Frames, SeriesKey, SeriesSamples, StackId, StackTable, WriteBatch};
+use flarego_storage::{
+    FastHash, Frames, SeriesKey, SeriesSamples, StackId, StackTable, WriteBatch,
+};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -25,7 +27,7 @@ use crate::limits::Limits;
 /// storage does not know yet.
 pub struct Batcher<'a> {
     stacks: &'a StackTable,
-    seen: HashSet<StackId>,
+    seen: HashSet<StackId, FastHash>,
     batch: WriteBatch,
 }
 
@@ -33,7 +35,7 @@ impl<'a> Batcher<'a> {
     pub fn new(stacks: &'a StackTable) -> Self {
         Batcher {
             stacks,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             batch: WriteBatch::default(),
         }
     }

@@ -8,7 +8,7 @@ use super::labels::{check_label, check_label_count};
 use super::types::{ProfileHint, map_sample_type};
 use crate::limits::Limits;
 use flarego_proto::pprof::Profile;
-use flarego_storage::{SeriesKey, StackId, TenantId};
+use flarego_storage::{FastHash, SeriesKey, StackId, TenantId};
 use prost::Message;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -74,12 +74,20 @@ pub fn add_profile(
         .or((profile.time_nanos > 0).then_some(profile.time_nanos))
         .unwrap_or(ctx.fallback_time_ns);
 
-    let mut sums = collect(profile, &table, ctx, limits, out)?;
+    let (label_sets, mut sums) = collect(profile, &table, ctx, limits, out)?;
     if let Some(prev) = prev {
         let prev_table = StringTable::new(prev)?;
-        let prev_sums = collect(prev, &prev_table, ctx, limits, out)?;
-        for ((labels, stack), values) in prev_sums {
-            if let Some(cur) = sums.get_mut(&(labels, stack)) {
+        let (prev_sets, prev_sums) = collect(prev, &prev_table, ctx, limits, out)?;
+        let set_of: HashMap<&BTreeMap<String, String>, u32> = label_sets
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l, i as u32))
+            .collect();
+        for ((prev_set, stack), values) in prev_sums {
+            let Some(set) = set_of.get(&prev_sets[prev_set as usize]) else {
+                continue;
+            };
+            if let Some(cur) = sums.get_mut(&(*set, stack)) {
                 for (i, v) in values.iter().enumerate() {
                     if let Some(c) = cur.get_mut(i)
                         && is_cumulative(&types[i].0)
@@ -93,17 +101,15 @@ pub fn add_profile(
 
     // One series per (label set, sample type).
     let mut series: SeriesRows = BTreeMap::new();
-    for ((labels, stack), values) in sums {
+    for ((set, stack), values) in sums {
         for (i, v) in values.into_iter().enumerate() {
             if v != 0 && i < types.len() {
-                series
-                    .entry((labels.clone(), i))
-                    .or_default()
-                    .push((stack, v));
+                series.entry((set, i)).or_default().push((stack, v));
             }
         }
     }
-    for ((labels, i), samples) in series {
+    for ((set, i), samples) in series {
+        let labels = label_sets[set as usize].clone();
         let (profile_type, unit) = types[i].clone();
         out.push_series(
             time,
@@ -123,24 +129,26 @@ pub fn add_profile(
 }
 
 /// Samples of each (label set, sample type index).
-type SeriesRows = BTreeMap<(BTreeMap<String, String>, usize), Vec<(StackId, i64)>>;
+type SeriesRows = BTreeMap<(u32, usize), Vec<(StackId, i64)>>;
 
-type Sums = HashMap<(BTreeMap<String, String>, StackId), Vec<i64>>;
+/// Values per (label set, stack).
+type Sums = HashMap<(u32, StackId), Vec<i64>, FastHash>;
 
-/// Values per (label set, stack), stacks registered in the batcher.
+/// Label sets, and values per (label set, stack); stacks registered in
+/// the batcher.
 fn collect(
     profile: &Profile,
     table: &StringTable<'_>,
     ctx: &ProfileContext,
     limits: &Limits,
     out: &mut Batcher<'_>,
-) -> DecodeResult<Sums> {
+) -> DecodeResult<(Vec<BTreeMap<String, String>>, Sums)> {
     let locations = location_frames(profile, table)?;
     // Label sets are interned by their (key, value) string indexes, so
     // unlabelled samples (the common case) cost no map work.
     let mut label_ids: HashMap<Vec<(i64, i64)>, u32> = HashMap::new();
     let mut label_sets: Vec<BTreeMap<String, String>> = Vec::new();
-    let mut sums: HashMap<(u32, StackId), Vec<i64>> = HashMap::new();
+    let mut sums: Sums = HashMap::default();
     let mut frames: Vec<&str> = Vec::with_capacity(64);
     let mut pairs: Vec<(i64, i64)> = Vec::new();
     for s in &profile.sample {
@@ -196,10 +204,7 @@ fn collect(
             }
         }
     }
-    Ok(sums
-        .into_iter()
-        .map(|((set, stack), v)| ((label_sets[set as usize].clone(), stack), v))
-        .collect())
+    Ok((label_sets, sums))
 }
 
 /// Frame names of each location, innermost first (pprof order).

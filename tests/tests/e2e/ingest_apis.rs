@@ -286,3 +286,51 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+/// A multipart upload with `prev_profile` stores the difference for
+/// cumulative sample types, and the current value for the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prev_profile_turns_cumulative_types_into_deltas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start(&tmp.path().join("data"), &[])
+        .await
+        .unwrap();
+    let heap = |allocs: i64, inuse: i64| {
+        ProfileBuilder::new(&[("alloc_objects", "count"), ("inuse_objects", "count")])
+            .sample(&["main", "alloc"], &[allocs, inuse], &[])
+            .gzipped()
+    };
+    let mut form = Vec::new();
+    for (name, body) in [("profile", heap(10, 3)), ("prev_profile", heap(4, 2))] {
+        form.extend_from_slice(
+            format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.pprof\"\r\n\r\n")
+                .as_bytes(),
+        );
+        form.extend_from_slice(&body);
+        form.extend_from_slice(b"\r\n");
+    }
+    form.extend_from_slice(b"--B--\r\n");
+    let (st, msg) = s
+        .post(
+            "/ingest?name=delta.alloc_objects",
+            form,
+            &[("content-type", "multipart/form-data; boundary=B")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(st, 200, "{msg}");
+    let rows = s
+        .sql("SELECT profile_type, sum(value) FROM profiles GROUP BY 1 ORDER BY 1")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            vec![serde_json::json!("alloc_objects"), serde_json::json!(6)],
+            vec![
+                serde_json::json!("heap_inuse_objects"),
+                serde_json::json!(3)
+            ],
+        ]
+    );
+}
