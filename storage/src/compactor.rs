@@ -117,8 +117,11 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
             .sum(),
         bytes: out.files.iter().map(|f| f.bytes).sum(),
     };
-    next.files.extend(out.files);
+    let written: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
+    engine.sync_cold(&written)?;
+    next.files.extend(out.files.iter().cloned());
     next.store(engine.store().as_ref()).await?;
+    engine.sync_cold(&[MANIFEST_PATH])?;
 
     // Publish: the files replace the sealed windows in one step.
     let release = {

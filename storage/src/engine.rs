@@ -353,6 +353,41 @@ impl Engine {
         crate::merge::merge_hours(self, force).await
     }
 
+    /// Makes cold files durable on a local disk: `fsync`s each object and
+    /// the directories above it up to the cold root (the object store's
+    /// put renames into place but does not sync). A no-op for stores that are durable on put or in memory.
+    pub(crate) fn sync_cold(&self, paths: &[&str]) -> Result<()> {
+        let ColdStoreConfig::LocalDir(dir) = &self.inner.config.cold else {
+            return Ok(());
+        };
+        let root = dir
+            .clone()
+            .unwrap_or_else(|| self.inner.config.data_dir.join("parquet"));
+        let mut dirs = std::collections::BTreeSet::new();
+        for p in paths {
+            let file = root.join(p);
+            let sync = |path: &std::path::Path| {
+                std::fs::File::open(path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|source| Error::DataDir {
+                        path: path.to_path_buf(),
+                        source,
+                    })
+            };
+            sync(&file)?;
+            // New partition folders too: every directory up to the root.
+            let mut dir = file.parent();
+            while let Some(d) = dir {
+                if !d.starts_with(&root) || !dirs.insert(d.to_path_buf()) {
+                    break;
+                }
+                sync(d)?;
+                dir = d.parent();
+            }
+        }
+        Ok(())
+    }
+
     pub fn stacks(&self) -> &Arc<StackTable> {
         &self.inner.stacks
     }

@@ -130,7 +130,9 @@ async fn merge_group(
         rows: sorted.num_rows() as u64,
         bytes,
     });
+    engine.sync_cold(&[path.to_string().as_str()])?;
     next.store(store.as_ref()).await?;
+    engine.sync_cold(&[crate::manifest::MANIFEST_PATH])?;
     engine.write_state().manifest = Arc::new(next);
     for f in files {
         if let Err(e) = store.delete(&Path::from(f.path.as_str())).await {
