@@ -50,6 +50,9 @@ pub(crate) fn spawn(engine: Engine) {
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, "compaction failed; windows stay hot and are retried");
             }
+            if let Err(e) = crate::merge::merge_hours(&engine, false).await {
+                tracing::error!(error = %e, "merging small files failed; retried later");
+            }
         }
     });
 }

@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     pub metric_series: SeriesTable<MetricKey>,
     pub stats: EngineStats,
     pub compaction: tokio::sync::Mutex<()>,
+    /// File count per (kind, tenant, hour) at the last merge check.
+    pub merge_seen: std::sync::Mutex<HashMap<(crate::manifest::FileKind, String, i64), usize>>,
     writer: mpsc::Sender<WalCommand>,
 }
 
@@ -129,6 +131,7 @@ impl Engine {
             metric_series: SeriesTable::default(),
             stats: EngineStats::default(),
             compaction: tokio::sync::Mutex::new(()),
+            merge_seen: std::sync::Mutex::new(HashMap::new()),
             writer: tx,
         });
         let engine = Engine { inner };

@@ -15,7 +15,7 @@ use arrow::array::RecordBatch;
 use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use object_store::{ObjectStoreExt, path::Path};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 const HOUR_NS: i64 = 3_600_000_000_000;
@@ -41,11 +41,31 @@ pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
                 .push(f.clone());
         }
     }
-    let mut merged = 0;
-    for ((kind, tenant, hour), files) in groups {
-        if files.len() < 2 {
-            continue;
+    // A group still receiving files (late data, backfill) waits until a
+    // whole tick passes without a new file, so an hour is not rewritten
+    // on every compaction.
+    let settled: Vec<_> = {
+        let mut seen = match engine.inner.merge_seen.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mut now_seen = HashMap::new();
+        let mut ready = Vec::new();
+        for (key, files) in groups {
+            if files.len() < 2 {
+                continue;
+            }
+            let stable = seen.get(&key) == Some(&files.len());
+            now_seen.insert(key.clone(), files.len());
+            if force || stable {
+                ready.push((key, files));
+            }
         }
+        *seen = now_seen;
+        ready
+    };
+    let mut merged = 0;
+    for ((kind, tenant, hour), files) in settled {
         merge_group(engine, kind, &tenant, hour, &files).await?;
         merged += 1;
     }

@@ -120,3 +120,77 @@ async fn hot_rows(s: &TestServer) -> i64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(-1)
 }
+
+/// Files of an hour that is over are merged by the compactor on its own,
+/// once no new file has arrived for a tick; totals do not change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_hours_are_merged_automatically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start(
+        &tmp.path().join("data"),
+        &[
+            "--window",
+            "1s",
+            "--hot-retention",
+            "200ms",
+            "--compaction-interval",
+            "300ms",
+        ],
+    )
+    .await
+    .unwrap();
+    let hour_dir = tmp
+        .path()
+        .join("data/parquet/tenant=default/date=2023-11-14/hour=22");
+    let files = || {
+        std::fs::read_dir(&hour_dir)
+            .map(|rd| {
+                rd.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("samples-"))
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    // Three uploads into an old hour, each compacted on its own.
+    let mut max_files = 0;
+    for i in 0..3 {
+        let (st, msg) = s
+            .post(
+                &format!(
+                    "/ingest?name=old.cpu&format=folded&sampleRate=1000000000&from={}",
+                    1_700_000_000 + i * 10
+                ),
+                format!("main;f{i} {}\n", i + 1).into_bytes(),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(st, 200, "{msg}");
+        let t = Instant::now();
+        while s.sql_i64("SELECT count(*) FROM profiles").await.unwrap() > 0
+            && hot_rows(&s).await > 0
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "upload {i} never compacted"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        max_files = max_files.max(files());
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while files() != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "never merged: {} files (at most {max_files} seen)",
+            files()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        s.sql_i64("SELECT sum(value) FROM profiles").await.unwrap(),
+        1 + 2 + 3
+    );
+}
