@@ -1,0 +1,13 @@
+//! # flarego-agent
+//!
+//! The agent that runs beside a Go service. This version holds its first
+//! part, the reader of Go's goroutine dumps:
+//!
+//! ```text
+//! GET /debug/pprof/goroutine?debug=2 ──▶ goroutines::parse ──▶ Vec<Goroutine>
+//!                                         (id, state, wait minutes, frames, created by)
+//! ```
+//!
+//! Scraping, windowing and the upload to the server build on it.
+
+pub mod goroutines;

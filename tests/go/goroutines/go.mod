@@ -1,0 +1,3 @@
+module flarego.test/goroutines
+
+go 1.19
