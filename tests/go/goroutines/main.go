@@ -4,11 +4,20 @@
 // 2 burning CPU in main.spin, 1 in main.accept waiting for a connection
 // (IO wait) and 1 in main.choose on a select. FlareGo's parser tests read
 // such dumps.
+//
+// With -serve ADDR it keeps them parked and serves net/http/pprof and
+// expvar (/debug/vars) on ADDR instead, printing "serving on http://ADDR"
+// once listening, for tests that scrape a live Go service.
 // Standard library only.
 package main
 
 import (
+	_ "expvar"
+	"flag"
+	"fmt"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -65,7 +74,11 @@ func spin(ready *sync.WaitGroup) {
 }
 
 func main() {
+	serve := flag.String("serve", "", "serve net/http/pprof on this address instead of dumping")
+	flag.Parse()
 	runtime.GOMAXPROCS(4)
+	runtime.SetBlockProfileRate(1)
+	runtime.SetMutexProfileFraction(1)
 	var ready sync.WaitGroup
 	ch := make(chan struct{})
 	var mu sync.Mutex
@@ -95,5 +108,13 @@ func main() {
 	go choose(make(chan int), make(chan int), &ready)
 	ready.Wait()
 	time.Sleep(200 * time.Millisecond)
+	if *serve != "" {
+		srv, err := net.Listen("tcp", *serve)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("serving on http://%s\n", srv.Addr())
+		panic(http.Serve(srv, nil))
+	}
 	_ = pprof.Lookup("goroutine").WriteTo(os.Stdout, 2)
 }
