@@ -6,8 +6,11 @@
 //! ```text
 //! GET /debug/pprof/goroutine?debug=2 ──▶ goroutines::parse ──▶ Vec<Goroutine>
 //!                                         (id, state, wait minutes, frames, created by)
+//!                                     ──▶ census::Census::of ──▶ count per (state, stack),
+//!                                         per state, blocked
 //! ```
 //!
 //! Scraping, windowing and the upload to the server build on it.
 
+pub mod census;
 pub mod goroutines;
