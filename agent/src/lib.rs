@@ -8,9 +8,12 @@
 //!                                         (id, state, wait minutes, frames, created by)
 //!                                     ──▶ census::Census::of ──▶ count per (state, stack),
 //!                                         per state, blocked
+//! GET /debug/vars ──▶ memstats::MemStats::parse ──▶ heap, GC count,
+//!                     pauses_since(previous NumGC)
 //! ```
 //!
 //! Scraping, windowing and the upload to the server build on it.
 
 pub mod census;
 pub mod goroutines;
+pub mod memstats;

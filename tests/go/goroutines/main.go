@@ -109,6 +109,10 @@ func main() {
 	ready.Wait()
 	time.Sleep(200 * time.Millisecond)
 	if *serve != "" {
+		// A few collections, so /debug/vars has GC pauses to report.
+		for i := 0; i < 3; i++ {
+			runtime.GC()
+		}
 		srv, err := net.Listen("tcp", *serve)
 		if err != nil {
 			panic(err)
