@@ -8,6 +8,8 @@
 //!                                         (id, state, wait minutes, frames, created by)
 //!                                     ──▶ census::Census::of ──▶ count per (state, stack),
 //!                                         per state, blocked
+//! GET /debug/pprof/{allocs,block,mutex} ──▶ delta::delta(current, previous)
+//!                     ──▶ what happened in the window (pprof)
 //! GET /debug/vars ──▶ memstats::MemStats::parse ──▶ heap, GC count,
 //!                     pauses_since(previous NumGC)
 //! ```
@@ -15,5 +17,6 @@
 //! Scraping, windowing and the upload to the server build on it.
 
 pub mod census;
+pub mod delta;
 pub mod goroutines;
 pub mod memstats;
