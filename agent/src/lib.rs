@@ -1,7 +1,8 @@
 //! # flarego-agent
 //!
 //! The agent that runs beside a Go service. This version holds its first
-//! part, the reader of Go's goroutine dumps:
+//! parts: [`scrape::Scraper`] fetches a service's endpoints, and readers
+//! turn what it fetches into what FlareGo stores:
 //!
 //! ```text
 //! GET /debug/pprof/goroutine?debug=2 ──▶ goroutines::parse ──▶ Vec<Goroutine>
@@ -20,3 +21,4 @@ pub mod census;
 pub mod delta;
 pub mod goroutines;
 pub mod memstats;
+pub mod scrape;

@@ -1,6 +1,7 @@
 //! End-to-end tests against the real `flarego` binary (one test binary:
 //! each links DataFusion, and linking is the slow part of the build).
 
+mod agent_scrape;
 mod bad_input;
 mod crash;
 mod duckdb;
