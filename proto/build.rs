@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "protos/perftools/profile.proto",
         "protos/types/v1/types.proto",
         "protos/push/v1/push.proto",
+        "protos/agent/v1/agent.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

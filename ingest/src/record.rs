@@ -8,12 +8,14 @@
 //!
 //! Layout: `[u32 header length][header JSON][u32 part length][part]...`.
 
+use crate::decode::chunk::add_chunk;
 use crate::decode::folded::add_folded;
 use crate::decode::pprof::{ProfileContext, add_profile, parse_profile};
 use crate::decode::push::add_push;
 use crate::decode::types::ProfileHint;
 use crate::decode::{Batcher, DecodeError, DecodeResult};
 use crate::limits::Limits;
+use flarego_proto::agent::v1::Chunk;
 use flarego_proto::push::v1::PushRequest;
 use flarego_storage::{SeriesKey, StackTable, TenantId, WriteBatch};
 use prost::Message;
@@ -52,6 +54,8 @@ pub enum Source {
     },
     /// A protobuf `PushRequest` (`parts[0]`).
     Push,
+    /// An agent's window, a protobuf `agent.v1.Chunk` (`parts[0]`).
+    AgentChunk,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,6 +189,12 @@ impl IngestRecord {
                 })?;
                 add_push(&req, &self.tenant, self.received_ns, limits, &mut out)?;
             }
+            Source::AgentChunk => {
+                let chunk = Chunk::decode(part(0)?).map_err(|e| {
+                    DecodeError::BadRequest(format!("not a valid agent.v1.Chunk: {e}"))
+                })?;
+                add_chunk(&chunk, &self.tenant, limits, &mut out)?;
+            }
         }
         out.finish(limits)
     }
@@ -224,5 +234,34 @@ mod tests {
         assert_eq!(batch.series.len(), 1);
         assert_eq!(batch.series[0].samples[0].1, 30);
         assert_eq!(batch.stacks.len(), 1);
+    }
+
+    #[test]
+    fn agent_chunks_replay_like_they_were_taken() {
+        use flarego_proto::agent::v1::GoroutineGroup;
+        let chunk = Chunk {
+            agent_id: "a".into(),
+            seq: 1,
+            window_start_ns: 10,
+            window_ns: 10,
+            service: "api".into(),
+            goroutines: vec![GoroutineGroup {
+                state: "select".into(),
+                frames: vec!["main.main".into()],
+                count: 2,
+            }],
+            ..Default::default()
+        };
+        let r = IngestRecord {
+            tenant: TenantId("t".into()),
+            received_ns: 99,
+            source: Source::AgentChunk,
+            parts: vec![chunk.encode_to_vec()],
+        };
+        let back = IngestRecord::parse(&r.encode()).unwrap();
+        let batch = replay_decoder(&back.encode(), &StackTable::default()).unwrap();
+        assert_eq!(batch.series[0].key.state.as_deref(), Some("select"));
+        assert_eq!(batch.series[0].samples[0].1, 2);
+        assert_eq!(batch.series[0].time_ns, 10);
     }
 }

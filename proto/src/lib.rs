@@ -8,6 +8,7 @@
 //!   what every Pyroscope client sends).
 //! - [`push::v1`]: Pyroscope's `push.v1.PusherService/Push` request and response.
 //! - [`types::v1`]: label pairs shared by the push API.
+//! - [`agent::v1`]: the chunks agents send per window, and their acks.
 
 /// `perftools.*` packages.
 pub mod perftools {
@@ -30,6 +31,14 @@ pub mod push {
     /// Pyroscope's push API (`push.v1`).
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/push.v1.rs"));
+    }
+}
+
+/// `agent.*` packages.
+pub mod agent {
+    /// What agents send (`agent.v1`): chunks per window, and acks.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/agent.v1.rs"));
     }
 }
 

@@ -1,10 +1,12 @@
-//! Decoders: pprof, folded stacks and Pyroscope push requests into a
+//! Decoders: pprof, folded stacks, Pyroscope push requests and agent
+//! chunks into a
 //! [`WriteBatch`], validated against [`Limits`].
 //!
 //! The same functions run at ingest and on WAL replay (see
 //! [`crate::record`]), so a replayed write yields exactly the rows it
 //! yielded when it was acknowledged.
 
+pub mod chunk;
 pub mod error;
 pub mod folded;
 pub mod gzip;
@@ -58,6 +60,10 @@ impl<'a> Batcher<'a> {
                 samples,
             });
         }
+    }
+
+    pub fn push_metric(&mut self, point: flarego_storage::MetricPoint) {
+        self.batch.metrics.push(point);
     }
 
     /// Sample rows collected so far.

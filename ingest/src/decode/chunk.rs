@@ -1,0 +1,244 @@
+//! An agent's window chunk (`agent.v1.Chunk`) into rows: its pprof
+//! profiles through the pprof decoder, its goroutine groups as
+//! `goroutine` rows with `state`, its metrics as metric points.
+
+use super::Batcher;
+use super::error::{DecodeError, DecodeResult};
+use super::labels::{check_label, check_label_count, check_value};
+use super::pprof::{ProfileContext, add_profile, parse_profile};
+use super::types::ProfileHint;
+use crate::limits::Limits;
+use flarego_proto::agent::v1::Chunk;
+use flarego_storage::{MetricKey, MetricPoint, SeriesKey, TenantId};
+use std::collections::{BTreeMap, HashMap};
+
+/// Adds every row of `chunk` to `out`, filed under the chunk's window.
+pub fn add_chunk(
+    chunk: &Chunk,
+    tenant: &TenantId,
+    limits: &Limits,
+    out: &mut Batcher<'_>,
+) -> DecodeResult<()> {
+    if chunk.service.is_empty() {
+        return Err(DecodeError::BadRequest(format!(
+            "chunk {} of agent {:?} has no service",
+            chunk.seq, chunk.agent_id
+        )));
+    }
+    check_value("service", &chunk.service, limits)?;
+    check_value("instance", &chunk.instance, limits)?;
+    let labels: BTreeMap<String, String> = chunk
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in &labels {
+        check_label(k, v, limits)?;
+    }
+    check_label_count(&labels, limits)?;
+    let time = chunk.window_start_ns;
+
+    for (i, p) in chunk.profiles.iter().enumerate() {
+        let profile = parse_profile(&p.pprof, &format!("chunk profile {i} ({})", p.kind), limits)?;
+        let ctx = ProfileContext {
+            tenant: tenant.clone(),
+            service: chunk.service.clone(),
+            instance: chunk.instance.clone(),
+            labels: labels.clone(),
+            hint: ProfileHint::from_name(&p.kind),
+            time_ns: Some(time),
+            fallback_time_ns: time,
+            renames: HashMap::new(),
+        };
+        add_profile(&profile, None, &ctx, limits, out)?;
+    }
+
+    // Goroutines: one series per state, one row per stack.
+    let mut per_state: BTreeMap<&str, Vec<(flarego_storage::StackId, i64)>> = BTreeMap::new();
+    for g in &chunk.goroutines {
+        if g.frames.len() > limits.max_stack_depth {
+            return Err(DecodeError::StackTooDeep {
+                depth: g.frames.len(),
+                limit: limits.max_stack_depth,
+            });
+        }
+        check_value("goroutine state", &g.state, limits)?;
+        let frames: Vec<&str> = g.frames.iter().map(String::as_str).collect();
+        let stack = out.stack(&frames);
+        let count = i64::try_from(g.count).unwrap_or(i64::MAX);
+        per_state
+            .entry(g.state.as_str())
+            .or_default()
+            .push((stack, count));
+    }
+    for (state, samples) in per_state {
+        out.push_series(
+            time,
+            SeriesKey {
+                tenant: tenant.clone(),
+                service: chunk.service.clone(),
+                instance: chunk.instance.clone(),
+                profile_type: "goroutine".into(),
+                unit: "count".into(),
+                state: Some(state.to_string()),
+                labels: labels.clone(),
+            },
+            samples,
+        );
+    }
+
+    for m in &chunk.metrics {
+        check_value("metric name", &m.name, limits)?;
+        let mut l = labels.clone();
+        for (k, v) in &m.labels {
+            check_label(k, v, limits)?;
+            l.insert(k.clone(), v.clone());
+        }
+        check_label_count(&l, limits)?;
+        out.push_metric(MetricPoint {
+            time_ns: if m.time_ns > 0 { m.time_ns } else { time },
+            key: MetricKey {
+                tenant: tenant.clone(),
+                service: chunk.service.clone(),
+                instance: chunk.instance.clone(),
+                name: m.name.clone(),
+                labels: l,
+            },
+            value: m.value,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flarego_proto::agent::v1::{GoroutineGroup, MetricPoint as ProtoMetric, PprofProfile};
+    use flarego_proto::pprof::{Function, Line, Location, Profile, Sample, ValueType};
+    use flarego_storage::StackTable;
+    use prost::Message;
+
+    fn mutex_profile() -> Vec<u8> {
+        Profile {
+            string_table: vec![
+                "".into(),
+                "contentions".into(),
+                "count".into(),
+                "delay".into(),
+                "nanoseconds".into(),
+                "main.lockHeld".into(),
+            ],
+            sample_type: vec![
+                ValueType { r#type: 1, unit: 2 },
+                ValueType { r#type: 3, unit: 4 },
+            ],
+            function: vec![Function {
+                id: 1,
+                name: 5,
+                ..Default::default()
+            }],
+            location: vec![Location {
+                id: 1,
+                line: vec![Line {
+                    function_id: 1,
+                    line: 3,
+                    column: 0,
+                }],
+                ..Default::default()
+            }],
+            sample: vec![Sample {
+                location_id: vec![1],
+                value: vec![2, 700],
+                label: vec![],
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn chunk_becomes_goroutine_profile_and_metric_rows() {
+        let chunk = Chunk {
+            agent_id: "a1".into(),
+            seq: 4,
+            window_start_ns: 1_700_000_000_000_000_000,
+            window_ns: 10_000_000_000,
+            service: "api".into(),
+            instance: "pod-1".into(),
+            labels: [("env".to_string(), "prod".to_string())].into(),
+            profiles: vec![PprofProfile {
+                kind: "mutex".into(),
+                pprof: mutex_profile(),
+            }],
+            goroutines: vec![
+                GoroutineGroup {
+                    state: "chan receive".into(),
+                    frames: vec!["main.main".into(), "main.waitOnChan".into()],
+                    count: 25,
+                },
+                GoroutineGroup {
+                    state: "sleep".into(),
+                    frames: vec!["main.nap".into(), "time.Sleep".into()],
+                    count: 3,
+                },
+            ],
+            metrics: vec![ProtoMetric {
+                name: "go_gc_pause_ns".into(),
+                value: 1234.0,
+                time_ns: 0,
+                labels: Default::default(),
+            }],
+        };
+        let stacks = StackTable::default();
+        let mut out = Batcher::new(&stacks);
+        add_chunk(
+            &chunk,
+            &TenantId::default_tenant(),
+            &Limits::default(),
+            &mut out,
+        )
+        .unwrap();
+        let b = out.finish(&Limits::default()).unwrap();
+        let by_type: BTreeMap<(String, Option<String>), i64> = b
+            .series
+            .iter()
+            .map(|s| {
+                (
+                    (s.key.profile_type.clone(), s.key.state.clone()),
+                    s.samples.iter().map(|x| x.1).sum(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            by_type[&("goroutine".to_string(), Some("chan receive".to_string()))],
+            25
+        );
+        assert_eq!(
+            by_type[&("goroutine".to_string(), Some("sleep".to_string()))],
+            3
+        );
+        assert_eq!(by_type[&("mutex_delay".to_string(), None)], 700);
+        assert!(
+            b.series
+                .iter()
+                .all(|s| s.time_ns == chunk.window_start_ns && s.key.labels["env"] == "prod")
+        );
+        assert_eq!(b.metrics.len(), 1);
+        assert_eq!(b.metrics[0].time_ns, chunk.window_start_ns);
+        assert_eq!(b.metrics[0].key.name, "go_gc_pause_ns");
+    }
+
+    #[test]
+    fn chunk_without_service_is_refused() {
+        let stacks = StackTable::default();
+        let mut out = Batcher::new(&stacks);
+        let e = add_chunk(
+            &Chunk::default(),
+            &TenantId::default_tenant(),
+            &Limits::default(),
+            &mut out,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no service"), "{e}");
+    }
+}
