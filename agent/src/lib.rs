@@ -22,3 +22,4 @@ pub mod delta;
 pub mod goroutines;
 pub mod memstats;
 pub mod scrape;
+pub mod window;

@@ -18,25 +18,30 @@ impl Drop for GoService {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scrapes_a_real_go_service() {
-    let tmp = tempfile::tempdir().unwrap();
-    let bin = gotool::build("goroutines", tmp.path()).unwrap();
+/// Builds and starts `tests/go/goroutines -serve`; returns it and its URL.
+fn start_go_service(dir: &std::path::Path) -> (GoService, String) {
+    let bin = gotool::build("goroutines", dir).unwrap();
     let mut child = Command::new(bin)
         .args(["-serve", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let service = GoService(child);
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _service = GoService(child);
+    BufReader::new(stdout).read_line(&mut line).unwrap();
     let base = line
         .trim()
         .strip_prefix("serving on ")
         .expect("Go service address")
         .to_string();
+    (service, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrapes_a_real_go_service() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_service, base) = start_go_service(tmp.path());
     let scraper = Scraper::new(&base, Duration::from_secs(10), 64 << 20).unwrap();
 
     let census = Census::of(&scraper.goroutines().await.unwrap());
@@ -102,4 +107,96 @@ async fn scrapes_a_real_go_service() {
     }
     assert!(total > 0);
     assert!(spin * 10 >= total * 8, "main.spin has {spin} of {total} ns");
+}
+
+/// Two windows of the Go service, as the agent builds them, written
+/// through the server's chunk decoder and WAL: SQL sees the goroutines per
+/// state and function, CPU in `main.spin`, and runtime metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_windows_answer_in_sql() {
+    use flarego_agent::window::{Carry, ChunkMeta, collect};
+    use flarego_ingest::Limits;
+    use flarego_ingest::record::{IngestRecord, Source, replay_decoder};
+    use flarego_storage::{ColdStoreConfig, Engine, StorageConfig, TenantId};
+    use prost::Message;
+    use std::sync::Arc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (_service, base) = start_go_service(tmp.path());
+    let scraper = Scraper::new(&base, Duration::from_secs(10), 64 << 20).unwrap();
+    let engine = Engine::open(
+        StorageConfig {
+            data_dir: tmp.path().join("data"),
+            cold: ColdStoreConfig::InMemory,
+            ..Default::default()
+        },
+        Arc::new(replay_decoder),
+    )
+    .await
+    .unwrap();
+    let t0 = 1_800_000_000_000_000_000i64;
+    let mut carry = Carry::default();
+    for seq in 0..2u64 {
+        let meta = ChunkMeta {
+            agent_id: "test-agent".into(),
+            seq,
+            window_start_ns: t0 + seq as i64 * 10_000_000_000,
+            window: Duration::from_secs(1),
+            service: "goroutines".into(),
+            instance: "local".into(),
+            labels: Default::default(),
+        };
+        let chunk = collect(&scraper, &mut carry, meta).await;
+        let rec = IngestRecord {
+            tenant: TenantId::default_tenant(),
+            received_ns: t0,
+            source: Source::AgentChunk,
+            parts: vec![chunk.encode_to_vec()],
+        };
+        let batch = rec.decode(engine.stacks(), &Limits::default()).unwrap();
+        engine.write(rec.encode(), batch).await.unwrap();
+    }
+    let q = flarego_query::QueryEngine::new(engine, Default::default()).unwrap();
+    let rows = |sql: &'static str| {
+        let q = q.clone();
+        async move {
+            let out = q.sql(None, sql).await.unwrap();
+            flarego_query::output::to_json(&out).unwrap()["rows"].clone()
+        }
+    };
+    for (state, func, n) in [
+        ("chan receive", "main.waitOnChan", 25),
+        ("semacquire", "main.lockHeld", 7),
+        ("sleep", "main.nap", 3),
+        ("IO wait", "main.accept", 1),
+        ("select", "main.choose", 1),
+    ] {
+        let sql = format!(
+            "SELECT state, CAST(sum(value) AS BIGINT) FROM profiles WHERE profile_type = 'goroutine' \
+             AND time = TIMESTAMP '2027-01-15T08:00:10Z' AND has_frame(frames, '{func}') GROUP BY state"
+        );
+        let out = q.sql(None, &sql).await.unwrap();
+        let got = flarego_query::output::to_json(&out).unwrap()["rows"].clone();
+        assert_eq!(got, serde_json::json!([[state, n]]), "{func}");
+    }
+    let spin = rows(
+        "SELECT CAST(100 * sum(CASE WHEN has_frame(frames, 'main.spin') THEN value ELSE 0 END) / sum(value) AS BIGINT) \
+         FROM profiles WHERE profile_type = 'cpu'",
+    )
+    .await;
+    assert!(spin[0][0].as_i64().unwrap() >= 80, "main.spin share {spin}");
+    let metrics = rows("SELECT DISTINCT name FROM metrics ORDER BY 1").await;
+    for name in [
+        "go_gc_count",
+        "go_goroutines",
+        "go_goroutines_blocked",
+        "go_heap_inuse_bytes",
+    ] {
+        assert!(
+            metrics.as_array().unwrap().iter().any(|r| r[0] == name),
+            "{name} missing: {metrics}"
+        );
+    }
+    let blocked = rows("SELECT max(value) FROM metrics WHERE name = 'go_goroutines_blocked'").await;
+    assert!(blocked[0][0].as_f64().unwrap() >= 37.0, "{blocked}");
 }

@@ -1,0 +1,165 @@
+//! One window of one Go service, as a chunk for the server: the CPU
+//! profile of the window, deltas of the cumulative profiles, a goroutine
+//! census and runtime metrics. A source that fails is reported in the
+//! chunk's `scrape_errors` metric and the log; the others go on.
+
+use crate::census::Census;
+use crate::delta::delta;
+use crate::memstats::MemStats;
+use crate::scrape::Scraper;
+use flarego_proto::agent::v1::{Chunk, GoroutineGroup, MetricPoint, PprofProfile};
+use flarego_proto::pprof::Profile;
+use prost::Message;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Cumulative profiles the agent turns into per-window deltas.
+pub const CUMULATIVE: [&str; 3] = ["allocs", "block", "mutex"];
+
+/// What one window needs from the previous one.
+#[derive(Debug, Default)]
+pub struct Carry {
+    /// Last scrape of each cumulative profile.
+    pub previous: HashMap<String, Profile>,
+    /// `NumGC` at the last memstats scrape.
+    pub num_gc: Option<u64>,
+}
+
+/// Identity of the chunks an agent sends.
+#[derive(Debug, Clone)]
+pub struct ChunkMeta {
+    pub agent_id: String,
+    pub seq: u64,
+    pub window_start_ns: i64,
+    pub window: Duration,
+    pub service: String,
+    pub instance: String,
+    pub labels: HashMap<String, String>,
+}
+
+/// Scrapes one window (the CPU profile takes the whole window) and
+/// builds its chunk.
+pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> Chunk {
+    let secs = meta.window.as_secs().max(1);
+    let t = meta.window_start_ns;
+    let mut metrics = Vec::new();
+    let mut errors = 0u32;
+    let point = |name: &str, value: f64| MetricPoint {
+        name: name.to_string(),
+        value,
+        time_ns: t,
+        labels: Default::default(),
+    };
+    let mut profiles = Vec::new();
+
+    let cpu_endpoint = format!("profile?seconds={secs}");
+    let cpu = scraper.profile(&cpu_endpoint);
+    let goroutines = scraper.goroutines();
+    let (cpu, goroutines) = tokio::join!(cpu, goroutines);
+    match cpu {
+        Ok(p) => profiles.push(PprofProfile {
+            kind: "cpu".into(),
+            pprof: p.encode_to_vec(),
+        }),
+        Err(e) => {
+            errors += 1;
+            tracing::warn!(error = %e, "cpu profile scrape failed");
+        }
+    }
+    let mut groups = Vec::new();
+    match goroutines {
+        Ok(gs) => {
+            let c = Census::of(&gs);
+            for ((state, frames), count) in c.stacks {
+                groups.push(GoroutineGroup {
+                    state,
+                    frames,
+                    count,
+                });
+            }
+            for (state, n) in &c.per_state {
+                let mut m = point("go_goroutines", *n as f64);
+                m.labels.insert("state".into(), state.clone());
+                metrics.push(m);
+            }
+            metrics.push(point("go_goroutines_blocked", c.blocked as f64));
+            metrics.push(point("go_goroutines_total", c.total as f64));
+        }
+        Err(e) => {
+            errors += 1;
+            tracing::warn!(error = %e, "goroutine scrape failed");
+        }
+    }
+    match scraper.profile("heap").await {
+        Ok(p) => profiles.push(PprofProfile {
+            kind: "heap".into(),
+            pprof: p.encode_to_vec(),
+        }),
+        Err(e) => {
+            errors += 1;
+            tracing::warn!(error = %e, "heap scrape failed");
+        }
+    }
+    for kind in CUMULATIVE {
+        match scraper.profile(kind).await {
+            Ok(p) => {
+                // The first scrape only sets the baseline.
+                if let Some(prev) = carry.previous.get(kind) {
+                    let d = delta(&p, Some(prev));
+                    profiles.push(PprofProfile {
+                        kind: kind.into(),
+                        pprof: d.encode_to_vec(),
+                    });
+                }
+                carry.previous.insert(kind.to_string(), p);
+            }
+            Err(e) => {
+                errors += 1;
+                tracing::warn!(error = %e, kind, "profile scrape failed");
+            }
+        }
+    }
+    match scraper.memstats().await {
+        Ok(m) => add_memstats(&m, carry, t, &mut metrics),
+        Err(e) => {
+            errors += 1;
+            tracing::warn!(error = %e, "memstats scrape failed");
+        }
+    }
+    metrics.push(point("agent_scrape_errors", errors as f64));
+    Chunk {
+        agent_id: meta.agent_id,
+        seq: meta.seq,
+        window_start_ns: t,
+        window_ns: meta.window.as_nanos().min(i64::MAX as u128) as i64,
+        service: meta.service,
+        instance: meta.instance,
+        labels: meta.labels,
+        profiles,
+        goroutines: groups,
+        metrics,
+    }
+}
+
+fn add_memstats(m: &MemStats, carry: &mut Carry, t: i64, out: &mut Vec<MetricPoint>) {
+    let point = |name: &str, value: f64| MetricPoint {
+        name: name.to_string(),
+        value,
+        time_ns: t,
+        labels: Default::default(),
+    };
+    out.push(point("go_heap_inuse_bytes", m.heap_inuse as f64));
+    out.push(point("go_heap_alloc_bytes", m.heap_alloc as f64));
+    out.push(point("go_heap_objects", m.heap_objects as f64));
+    out.push(point("go_gc_count", m.num_gc as f64));
+    if let Some(prev) = carry.num_gc {
+        let (pauses, lost) = m.pauses_since(prev);
+        for p in pauses {
+            out.push(point("go_gc_pause_ns", p as f64));
+        }
+        if lost > 0 {
+            out.push(point("go_gc_pauses_lost", lost as f64));
+        }
+    }
+    carry.num_gc = Some(m.num_gc);
+}
