@@ -39,6 +39,14 @@ impl<'a> Keyer<'a> {
         }
     }
 
+    fn sample_types(&self) -> Vec<String> {
+        self.p
+            .sample_type
+            .iter()
+            .map(|t| self.string(t.r#type))
+            .collect()
+    }
+
     fn string(&self, i: i64) -> String {
         usize::try_from(i)
             .ok()
@@ -79,33 +87,13 @@ pub fn delta(current: &Profile, previous: Option<&Profile>) -> Profile {
     let Some(prev) = previous else {
         return current.clone();
     };
-    let name = |p: &Profile, i: i64| {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| p.string_table.get(i))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let cumulative: Vec<bool> = current
-        .sample_type
-        .iter()
-        .map(|t| is_cumulative(&name(current, t.r#type)))
-        .collect();
-    let prev_types: Vec<String> = prev
-        .sample_type
-        .iter()
-        .map(|t| name(prev, t.r#type))
-        .collect();
-    let cur_types: Vec<String> = current
-        .sample_type
-        .iter()
-        .map(|t| name(current, t.r#type))
-        .collect();
-    if prev_types != cur_types {
-        return current.clone();
-    }
     let prev_keys = Keyer::new(prev);
     let cur_keys = Keyer::new(current);
+    let cur_types = cur_keys.sample_types();
+    if prev_keys.sample_types() != cur_types {
+        return current.clone();
+    }
+    let cumulative: Vec<bool> = cur_types.iter().map(|t| is_cumulative(t)).collect();
     let mut before: HashMap<SampleKey, Vec<i64>> = HashMap::new();
     for s in &prev.sample {
         let e = before

@@ -153,7 +153,7 @@ fn strip_args(s: &str) -> &str {
         match c {
             ')' => depth += 1,
             '(' => {
-                depth -= 1;
+                depth = depth.saturating_sub(1);
                 if depth == 0 {
                     return &s[..i];
                 }

@@ -42,10 +42,10 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(&pdir)?;
     let t0 = 1_700_000_000_000_000_000i64;
     let (files, gz_bytes, samples) = crate::write_hour(&pdir, &shape, t0)?;
-    let bodies: Arc<Vec<(Vec<u8>, usize)>> = Arc::new(
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
         files
             .iter()
-            .map(|f| std::fs::read(f).map(|b| (b, 0usize)))
+            .map(std::fs::read)
             .collect::<Result<Vec<_>, _>>()?,
     );
     let per_profile = samples as f64 / files.len() as f64;
@@ -92,7 +92,7 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             let mut i = c;
             while Instant::now() < stop {
-                let (body, _) = &bodies[i % bodies.len()];
+                let body = &bodies[i % bodies.len()];
                 // Live data: the current window, as an SDK sends it.
                 let from = chrono_now_secs();
                 let r = client

@@ -27,14 +27,7 @@ impl Error {
         use datafusion::error::DataFusionError as D;
         match e.find_root() {
             D::SQL(..) | D::Plan(..) | D::SchemaError(..) | D::NotImplemented(..) => {
-                let msg = e.to_string();
-                if msg.contains("not supported")
-                    && (msg.contains("DDL") || msg.contains("DML") || msg.contains("Statement"))
-                {
-                    Error::NotReadOnly(msg)
-                } else {
-                    Error::InvalidQuery(msg)
-                }
+                Error::InvalidQuery(e.to_string())
             }
             D::ResourcesExhausted(m) => Error::ResourcesExhausted(m.clone()),
             _ => Error::Execution(e.to_string()),

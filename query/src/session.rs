@@ -128,8 +128,16 @@ impl QueryEngine {
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
+        let plan = ctx
+            .state()
+            .create_logical_plan(sql)
+            .await
+            .map_err(Error::from_datafusion)?;
+        options
+            .verify_plan(&plan)
+            .map_err(|e| Error::NotReadOnly(e.strip_backtrace()))?;
         let df = ctx
-            .sql_with_options(sql, options)
+            .execute_logical_plan(plan)
             .await
             .map_err(Error::from_datafusion)?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());

@@ -138,43 +138,33 @@ pub fn samples_batch(
     projection: Option<&[usize]>,
 ) -> Result<RecordBatch, ArrowError> {
     let keys = series_keys(&rows.series);
-    projected_batch(
-        schema::samples_schema(),
-        projection,
-        rows.values.len(),
-        |name| {
-            Ok(match name {
-                schema::COL_TIME => Arc::new(
-                    TimestampNanosecondArray::new(rows.time.clone(), None).with_timezone("UTC"),
-                ),
-                schema::COL_DURATION => {
-                    Arc::new(Int64Array::from_value(rows.duration_ns, rows.values.len()))
-                }
-                schema::COL_TENANT => dict(&keys, &cols.tenant)?,
-                schema::COL_SERVICE => dict(&keys, &cols.service)?,
-                schema::COL_INSTANCE => dict(&keys, &cols.instance)?,
-                schema::COL_PROFILE_TYPE => dict(&keys, &cols.kind)?,
-                schema::COL_UNIT => dict(&keys, &cols.unit)?,
-                schema::COL_STATE => {
-                    let nulls: NullBuffer = rows
-                        .series
-                        .iter()
-                        .map(|s| cols.has_state.get(*s as usize).copied().unwrap_or(false))
-                        .collect();
-                    let keys = Int32Array::new(keys.values().clone(), Some(nulls));
-                    dict(&keys, &cols.state)?
-                }
-                schema::COL_LABELS => take_labels(&cols.labels, &rows.series)?,
-                schema::COL_STACK_ID => Arc::new(UInt64Array::new(rows.stacks.clone(), None)),
-                schema::COL_VALUE => Arc::new(Int64Array::new(rows.values.clone(), None)),
-                other => {
-                    return Err(ArrowError::SchemaError(format!(
-                        "no such samples column {other}"
-                    )));
-                }
-            })
-        },
-    )
+    let n = rows.values.len();
+    projected_batch(schema::samples_schema(), projection, n, |name| {
+        if let Some(a) = series_column(name, &rows.time, &rows.series, &keys, cols)? {
+            return Ok(a);
+        }
+        Ok(match name {
+            schema::COL_DURATION => Arc::new(Int64Array::from_value(rows.duration_ns, n)),
+            schema::COL_PROFILE_TYPE => dict(&keys, &cols.kind)?,
+            schema::COL_UNIT => dict(&keys, &cols.unit)?,
+            schema::COL_STATE => {
+                let nulls: NullBuffer = rows
+                    .series
+                    .iter()
+                    .map(|s| cols.has_state.get(*s as usize).copied().unwrap_or(false))
+                    .collect();
+                let keys = Int32Array::new(keys.values().clone(), Some(nulls));
+                dict(&keys, &cols.state)?
+            }
+            schema::COL_STACK_ID => Arc::new(UInt64Array::new(rows.stacks.clone(), None)),
+            schema::COL_VALUE => Arc::new(Int64Array::new(rows.values.clone(), None)),
+            other => {
+                return Err(ArrowError::SchemaError(format!(
+                    "no such samples column {other}"
+                )));
+            }
+        })
+    })
 }
 
 /// Row columns of a metrics batch.
@@ -196,16 +186,12 @@ pub fn metrics_batch(
         projection,
         rows.values.len(),
         |name| {
+            if let Some(a) = series_column(name, &rows.time, &rows.series, &keys, cols)? {
+                return Ok(a);
+            }
             Ok(match name {
-                schema::COL_TIME => Arc::new(
-                    TimestampNanosecondArray::new(rows.time.clone(), None).with_timezone("UTC"),
-                ),
-                schema::COL_TENANT => dict(&keys, &cols.tenant)?,
-                schema::COL_SERVICE => dict(&keys, &cols.service)?,
-                schema::COL_INSTANCE => dict(&keys, &cols.instance)?,
                 schema::COL_NAME => dict(&keys, &cols.kind)?,
                 schema::COL_VALUE => Arc::new(Float64Array::new(rows.values.clone(), None)),
-                schema::COL_LABELS => take_labels(&cols.labels, &rows.series)?,
                 other => {
                     return Err(ArrowError::SchemaError(format!(
                         "no such metrics column {other}"
@@ -214,6 +200,27 @@ pub fn metrics_batch(
             })
         },
     )
+}
+
+/// The columns samples and metrics share: `time` and the series columns
+/// (`tenant`, `service`, `instance`, `labels`); `None` for any other.
+fn series_column(
+    name: &str,
+    time: &ScalarBuffer<i64>,
+    series: &ScalarBuffer<u32>,
+    keys: &Int32Array,
+    cols: &SeriesColumns,
+) -> Result<Option<ArrayRef>, ArrowError> {
+    Ok(Some(match name {
+        schema::COL_TIME => {
+            Arc::new(TimestampNanosecondArray::new(time.clone(), None).with_timezone("UTC"))
+        }
+        schema::COL_TENANT => dict(keys, &cols.tenant)?,
+        schema::COL_SERVICE => dict(keys, &cols.service)?,
+        schema::COL_INSTANCE => dict(keys, &cols.instance)?,
+        schema::COL_LABELS => take_labels(&cols.labels, series)?,
+        _ => return Ok(None),
+    }))
 }
 
 /// Series indexes as dictionary keys.

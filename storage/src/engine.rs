@@ -59,7 +59,6 @@ pub struct EngineStats {
     pub replay_failures: AtomicU64,
     pub compactions: AtomicU64,
     pub compaction_failures: AtomicU64,
-    pub rows_written: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -220,14 +219,12 @@ impl Engine {
     /// once both are done.
     pub async fn write(&self, payload: Vec<u8>, batch: WriteBatch) -> Result<Lsn> {
         let (reply, rx) = oneshot::channel();
-        let rows = batch.sample_rows();
         let prepared = self.prepare(&batch);
         self.inner
             .writer
             .send(WalCommand::Write {
                 payload,
                 prepared,
-                rows,
                 reply,
             })
             .await
@@ -415,7 +412,6 @@ impl Engine {
         for w in windows {
             u.windows += 1;
             u.sample_rows += w.sample_rows();
-            u.metric_rows += w.metric_rows();
             u.bytes += w.bytes();
         }
         u
@@ -448,7 +444,6 @@ impl Engine {
 pub struct HotUsage {
     pub windows: usize,
     pub sample_rows: usize,
-    pub metric_rows: usize,
     pub bytes: usize,
 }
 

@@ -15,6 +15,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A group commit failed; every write in it was refused (the error is
+    /// shared by all of them, so it is kept as text).
+    #[error("write-ahead log append failed: {0}")]
+    WalAppend(String),
     /// A WAL record failed its checksum or framing in a sealed segment.
     #[error("write-ahead log {path} is corrupt at offset {offset}: {reason}")]
     WalCorrupt {

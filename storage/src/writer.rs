@@ -20,7 +20,6 @@ pub(crate) enum WalCommand {
     Write {
         payload: Vec<u8>,
         prepared: PreparedWrite,
-        rows: usize,
         reply: oneshot::Sender<Result<Lsn>>,
     },
     /// Delete segments whose records are all ≤ `through`.
@@ -51,11 +50,10 @@ fn run(engine: Engine, mut wal: Wal, mut rx: mpsc::Receiver<WalCommand>) {
             WalCommand::Write {
                 payload,
                 prepared,
-                rows,
                 reply,
             } => {
                 *bytes += payload.len();
-                writes.push((payload, prepared, rows, reply));
+                writes.push((payload, prepared, reply));
             }
             WalCommand::Release { through, reply } => releases.push((through, reply)),
         };
@@ -83,20 +81,19 @@ fn run(engine: Engine, mut wal: Wal, mut rx: mpsc::Receiver<WalCommand>) {
     tracing::debug!("WAL writer stopped");
 }
 
-type PendingWrite = (Vec<u8>, PreparedWrite, usize, oneshot::Sender<Result<Lsn>>);
+type PendingWrite = (Vec<u8>, PreparedWrite, oneshot::Sender<Result<Lsn>>);
 
 fn commit(engine: &Engine, wal: &mut Wal, writes: Vec<PendingWrite>) {
     let stats = engine.stats();
-    let appended = wal.append_batch(writes.iter().map(|(p, _, _, _)| p.as_slice()));
+    let appended = wal.append_batch(writes.iter().map(|(p, _, _)| p.as_slice()));
     match appended {
         Ok(lsns) => {
             stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
-            for ((payload, prepared, rows, reply), lsn) in writes.into_iter().zip(lsns) {
+            for ((payload, prepared, reply), lsn) in writes.into_iter().zip(lsns) {
                 stats.wal_records.fetch_add(1, Ordering::Relaxed);
                 stats
                     .wal_bytes
                     .fetch_add(payload.len() as u64, Ordering::Relaxed);
-                stats.rows_written.fetch_add(rows as u64, Ordering::Relaxed);
                 engine.apply(lsn, prepared, None);
                 let _ = reply.send(Ok(lsn));
             }
@@ -104,11 +101,8 @@ fn commit(engine: &Engine, wal: &mut Wal, writes: Vec<PendingWrite>) {
         Err(e) => {
             tracing::error!(error = %e, writes = writes.len(), "WAL append failed; writes refused");
             let msg = e.to_string();
-            for (_, _, _, reply) in writes {
-                let _ = reply.send(Err(Error::WalIo {
-                    path: std::path::PathBuf::from(&msg),
-                    source: std::io::Error::other("WAL append failed"),
-                }));
+            for (_, _, reply) in writes {
+                let _ = reply.send(Err(Error::WalAppend(msg.clone())));
             }
         }
     }

@@ -66,11 +66,6 @@ impl<'a> Batcher<'a> {
         self.batch.metrics.push(point);
     }
 
-    /// Sample rows collected so far.
-    pub fn rows(&self) -> usize {
-        self.batch.sample_rows()
-    }
-
     pub fn finish(self, limits: &Limits) -> DecodeResult<WriteBatch> {
         let rows = self.batch.sample_rows();
         if rows > limits.max_samples {

@@ -90,7 +90,7 @@ pub fn add_profile(
             if let Some(cur) = sums.get_mut(&(*set, stack)) {
                 for (i, v) in values.iter().enumerate() {
                     if let Some(c) = cur.get_mut(i)
-                        && is_cumulative(&types[i].0)
+                        && types.get(i).is_some_and(|t| is_cumulative(&t.0))
                     {
                         *c -= v;
                     }

@@ -27,15 +27,8 @@ pub async fn read_body(
 ) -> Result<Bytes, ApiError> {
     let limit = state.limits.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = {
-            let mut src: Option<&dyn std::error::Error> = Some(&e);
-            let mut hit = false;
-            while let Some(s) = src {
-                hit |= s.to_string().contains("length limit");
-                src = s.source();
-            }
-            hit
-        };
+        let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |s| s.source())
+            .any(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large {
             ApiError::PayloadTooLarge(format!(
                 "request body is over the limit max_body_bytes = {limit} bytes"
