@@ -95,7 +95,7 @@ impl QueryEngine {
             .with_optimizer_rule(Arc::new(LateFrames::new(self.frames_of.clone())))
             .build();
         let ctx = SessionContext::new_with_state(state);
-        let scope = ScanScope { tenant };
+        let scope = ScanScope::new(tenant);
         // Registering into a fresh context cannot collide; errors here
         // would mean a programming mistake, so they are logged.
         if let Err(e) = ctx.register_table(

@@ -13,6 +13,7 @@ use crate::hot::HotWindow;
 use crate::ids::{Lsn, StackId};
 use crate::intern::StackTable;
 use crate::manifest::{FileKind, MANIFEST_PATH, Manifest};
+use crate::published::PublishedManifest;
 use arrow::array::{AsArray, ListArray, StringArray};
 use arrow::datatypes::UInt64Type;
 use futures::TryStreamExt;
@@ -103,7 +104,7 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
     })
     .await?;
 
-    let mut next = (*manifest).clone();
+    let mut next = Manifest::clone(&manifest);
     next.generation = generation;
     for (w, through) in &sealed {
         let e = next.persisted_through.entry(w.start.0).or_insert(0);
@@ -129,7 +130,7 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
     // Publish: the files replace the sealed windows in one step.
     let release = {
         let mut st = engine.write_state();
-        st.manifest = Arc::new(next);
+        st.manifest = Arc::new(PublishedManifest::new(next, engine.store().clone()));
         let n = sealed.len();
         st.persisting.drain(..n);
         engine

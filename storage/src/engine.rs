@@ -14,6 +14,7 @@ use crate::ids::{Lsn, WindowStart};
 use crate::intern::{SeriesTable, StackTable};
 use crate::manifest::Manifest;
 use crate::model::{MetricKey, SeriesKey, WriteBatch};
+use crate::published::PublishedManifest;
 use crate::wal::Wal;
 use crate::writer::{self, WalCommand};
 use arrow::buffer::ScalarBuffer;
@@ -28,13 +29,13 @@ pub type ReplayDecoder =
     dyn Fn(&[u8], &StackTable) -> std::result::Result<WriteBatch, String> + Send + Sync;
 
 /// Windows in memory and the cold manifest, changed together.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TierState {
     pub hot: BTreeMap<WindowStart, HotWindow>,
     /// Sealed windows being written to Parquet, with the applied LSN at
     /// sealing time. Still readable until the manifest lists their files.
     pub persisting: Vec<(HotWindow, Lsn)>,
-    pub manifest: Arc<Manifest>,
+    pub manifest: Arc<PublishedManifest>,
     pub applied: Lsn,
 }
 
@@ -43,7 +44,8 @@ pub(crate) struct TierState {
 pub struct TierSnapshot {
     /// Hot and persisting windows.
     pub hot: Vec<HotWindow>,
-    pub manifest: Arc<Manifest>,
+    /// Held for as long as the snapshot's files may be read.
+    pub manifest: Arc<PublishedManifest>,
     pub series: Vec<Arc<SeriesKey>>,
     pub metric_series: Vec<Arc<MetricKey>>,
     pub window_ns: i64,
@@ -116,14 +118,17 @@ impl Engine {
         let stacks = Arc::new(StackTable::default());
         compactor::load_stacks(store.as_ref(), &manifest, &stacks).await?;
 
+        let published = Arc::new(PublishedManifest::new(manifest, store.clone()));
         let (tx, rx) = mpsc::channel(4096);
         let inner = Arc::new(Inner {
             window_ns: config.window_ns(),
             config: config.clone(),
             store,
             state: RwLock::new(TierState {
-                manifest: Arc::new(manifest),
-                ..Default::default()
+                hot: BTreeMap::new(),
+                persisting: Vec::new(),
+                manifest: published,
+                applied: Lsn(0),
             }),
             stacks,
             series: SeriesTable::default(),

@@ -2,14 +2,16 @@
 //! files a tenant got for it, one per compaction, are rewritten as one
 //! file sorted as a fresh compaction would sort it. The manifest swaps the
 //! old files for the new one in a single version, so a reader sees either
-//! the old files or the new one, never both; the old files are deleted
-//! after a grace period, when no query can still be reading them.
+//! the old files or the new one, never both. The old files are deleted
+//! once no query still reads the version that lists them (at once when
+//! none does); see [`PublishedManifest`].
 
 use crate::compact::write_parquet;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::manifest::{FileEntry, FileKind};
+use crate::manifest::{FileEntry, FileKind, Manifest};
 use crate::paths::{ColdPath, hour_start};
+use crate::published::PublishedManifest;
 use crate::schema;
 use arrow::array::RecordBatch;
 use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
@@ -41,6 +43,9 @@ pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
                 .push(f.clone());
         }
     }
+    // Hold no version while merging: a replaced file is deleted as soon as
+    // no reader holds the version that lists it.
+    drop(manifest);
     // A group still receiving files (late data, backfill) waits until a
     // whole tick passes without a new file, so an hour is not rewritten
     // on every compaction.
@@ -138,7 +143,8 @@ async fn merge_group(
         generation,
     };
     let bytes = write_parquet(store.as_ref(), &path, &sorted).await?;
-    let mut next = (*manifest).clone();
+    let mut next = Manifest::clone(&manifest);
+    drop(manifest);
     next.generation = generation;
     next.files.retain(|f| !files.contains(f));
     next.files.push(FileEntry {
@@ -153,11 +159,17 @@ async fn merge_group(
     engine.sync_cold(&[path.to_string().as_str()])?;
     next.store(store.as_ref()).await?;
     engine.sync_cold(&[crate::manifest::MANIFEST_PATH])?;
-    engine.write_state().manifest = Arc::new(next);
-    for f in files {
-        if let Err(e) = store.delete(&Path::from(f.path.as_str())).await {
-            tracing::warn!(path = %f.path, error = %e, "cannot delete a merged file; it is garbage-collected at the next start");
+    let published = Arc::new(PublishedManifest::new(next, store.clone()));
+    let old = std::mem::replace(&mut engine.write_state().manifest, published);
+    let replaced = files.iter().map(|f| f.path.clone()).collect();
+    match Arc::try_unwrap(old) {
+        // No query reads the old version: delete now.
+        Ok(old) => {
+            old.retire(replaced);
+            old.delete_retired().await;
         }
+        // Queries still read it: the last one to finish deletes.
+        Err(shared) => shared.retire(replaced),
     }
     tracing::info!(
         tenant,

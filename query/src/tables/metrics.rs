@@ -54,6 +54,7 @@ impl TableProvider for MetricsTable {
         let projection = projection.unwrap_or(&all);
         let projected = Arc::new(full.project(projection)?);
         let snap = self.engine.snapshot();
+        self.scope.hold(&snap);
         let bounds = TimeBounds::from_filters(filters);
         let hot = scan::hot_metric_batches(&snap, projection, bounds, &self.scope)?;
         let files = scan::cold_files(&snap, FileKind::Metrics, bounds, &self.scope);

@@ -101,6 +101,7 @@ impl TableProvider for ProfilesTable {
         sample_cols.dedup();
 
         let snap = self.engine.snapshot();
+        self.scope.hold(&snap);
         let bounds = TimeBounds::from_filters(filters);
         let samples = schema::samples_schema();
         let inner_schema = Arc::new(samples.project(&sample_cols)?);

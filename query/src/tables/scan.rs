@@ -18,17 +18,38 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use flarego_storage::arrays::{self, MetricRows, SampleRows, SeriesColumns};
-use flarego_storage::{FileEntry, TenantId, TierSnapshot};
+use flarego_storage::{FileEntry, PublishedManifest, TenantId, TierSnapshot};
 use std::sync::Arc;
 
 /// The URL the cold tier's object store is registered under.
 pub const COLD_STORE_URL: &str = "flarego://cold/";
 
-/// Which rows a scan may see.
+/// Which rows a session's scans may see, and the manifest versions they
+/// planned against.
 #[derive(Debug, Clone)]
 pub struct ScanScope {
     /// Only this tenant's rows; `None` sees every tenant (admin).
     pub tenant: Option<TenantId>,
+    /// Versions held until the session ends, so files a merge replaces
+    /// are not deleted under a running query.
+    leases: Arc<std::sync::Mutex<Vec<Arc<PublishedManifest>>>>,
+}
+
+impl ScanScope {
+    pub fn new(tenant: Option<TenantId>) -> Self {
+        ScanScope {
+            tenant,
+            leases: Arc::default(),
+        }
+    }
+
+    /// Keeps the snapshot's cold files until this session is dropped.
+    pub fn hold(&self, snap: &TierSnapshot) {
+        self.leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(snap.manifest.clone());
+    }
 }
 
 /// Hot sample batches of the snapshot, projected to `projection` (indexes
