@@ -1,5 +1,6 @@
 //! Compiles the `.proto` files under `protos/` with protox (pure Rust), so a
-//! build needs nothing outside cargo.
+//! build needs nothing outside cargo; tonic adds gRPC clients and servers
+//! for the services.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
@@ -12,6 +13,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={f}");
     }
     let fds = protox::compile(files, ["protos"])?;
-    prost_build::Config::new().compile_fds(fds)?;
+    tonic_prost_build::configure().compile_fds(fds)?;
     Ok(())
 }

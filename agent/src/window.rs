@@ -60,6 +60,7 @@ pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> C
         Ok(p) => profiles.push(PprofProfile {
             kind: "cpu".into(),
             pprof: p.encode_to_vec(),
+            source: "pprof".into(),
         }),
         Err(e) => {
             errors += 1;
@@ -94,6 +95,7 @@ pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> C
         Ok(p) => profiles.push(PprofProfile {
             kind: "heap".into(),
             pprof: p.encode_to_vec(),
+            source: "pprof".into(),
         }),
         Err(e) => {
             errors += 1;
@@ -109,6 +111,7 @@ pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> C
                     profiles.push(PprofProfile {
                         kind: kind.into(),
                         pprof: d.encode_to_vec(),
+                        source: "pprof".into(),
                     });
                 }
                 carry.previous.insert(kind.to_string(), p);

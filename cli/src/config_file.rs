@@ -18,6 +18,7 @@ pub struct ServerFile {
     pub hot_max_bytes: Option<String>,
     pub wal_segment_bytes: Option<String>,
     pub compaction_interval: Option<String>,
+    pub sequence_horizon: Option<String>,
     pub max_body_bytes: Option<String>,
     pub max_decompressed_bytes: Option<String>,
     pub max_stack_depth: Option<usize>,
@@ -27,12 +28,39 @@ pub struct ServerFile {
     pub max_label_value_bytes: Option<usize>,
 }
 
+/// Keys of the `[agent]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentFile {
+    pub server: Option<String>,
+    pub transport: Option<String>,
+    pub service: Option<String>,
+    pub instance: Option<String>,
+    pub pprof_url: Option<String>,
+    pub pid: Option<u32>,
+    pub hz: Option<u32>,
+    pub token: Option<String>,
+    pub tenant: Option<String>,
+    pub window: Option<String>,
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+    pub agent_id: Option<String>,
+    pub buffer_size: Option<String>,
+    pub scrape_timeout: Option<String>,
+    pub max_scrape_bytes: Option<String>,
+    pub backoff_initial: Option<String>,
+    pub backoff_max: Option<String>,
+    pub drain_timeout: Option<String>,
+    pub windows: Option<u64>,
+}
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     #[serde(default)]
     pub server: ServerFile,
+    #[serde(default)]
+    pub agent: AgentFile,
 }
 
 impl ConfigFile {
@@ -52,5 +80,7 @@ mod tests {
         let f = super::ConfigFile::load(&path).unwrap();
         assert_eq!(f.server.http_addr.as_deref(), Some("127.0.0.1:4040"));
         assert_eq!(f.server.max_stack_depth, Some(4096));
+        assert_eq!(f.agent.hz, Some(100));
+        assert_eq!(f.agent.window.as_deref(), Some("10s"));
     }
 }

@@ -1,10 +1,12 @@
 //! # flarego
 //!
 //! The one FlareGo binary. `flarego server` runs ingest, storage and the
-//! SQL API (see [`server_cmd`]); `flarego query` sends SQL to a server and
-//! prints the answer (see [`query_cmd`]). Flags have `FLAREGO_…`
+//! SQL API (see [`server_cmd`]); `flarego agent` profiles a service and
+//! streams windows to a server (see [`agent_cmd`]); `flarego query` sends
+//! SQL to a server and prints the answer (see [`query_cmd`]). Flags have `FLAREGO_…`
 //! environment variables and may be layered over a TOML config file.
 
+mod agent_cmd;
 mod config_file;
 mod query_cmd;
 mod server_cmd;
@@ -27,6 +29,9 @@ enum Command {
     Server(Box<server_cmd::ServerArgs>),
     /// Run SQL against a server and print the result.
     Query(query_cmd::QueryArgs),
+    /// Profile a Go service (pprof) and/or any process (perf), and stream
+    /// one chunk per window to a server.
+    Agent(Box<agent_cmd::AgentArgs>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +60,7 @@ fn run() -> anyhow::Result<()> {
         match cli.command {
             Command::Server(args) => server_cmd::run(*args).await,
             Command::Query(args) => query_cmd::run(args).await,
+            Command::Agent(args) => agent_cmd::run_agent(*args).await,
         }
     })
 }

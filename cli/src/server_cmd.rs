@@ -24,8 +24,7 @@ pub struct ServerArgs {
     /// HTTP listen address: ingest, SQL API, metrics [default: 127.0.0.1:4040].
     #[arg(long, env = "FLAREGO_HTTP_ADDR")]
     http_addr: Option<String>,
-    /// gRPC listen address for agents [default: 127.0.0.1:4041]. Reserved:
-    /// the agent transport is not served by this version.
+    /// gRPC listen address for agents [default: 127.0.0.1:4041].
     #[arg(long, env = "FLAREGO_GRPC_ADDR")]
     grpc_addr: Option<String>,
     /// Length of a time window, e.g. 10s [default: 10s].
@@ -44,6 +43,9 @@ pub struct ServerArgs {
     /// How often the compactor looks for closed windows [default: 2s].
     #[arg(long, env = "FLAREGO_COMPACTION_INTERVAL")]
     compaction_interval: Option<String>,
+    /// An agent silent this long is forgotten by resend detection, e.g. 7d [default: 7d].
+    #[arg(long, env = "FLAREGO_SEQUENCE_HORIZON")]
+    sequence_horizon: Option<String>,
     /// Keep Parquet files in memory instead of on disk (tests only; lost on exit).
     #[arg(long, env = "FLAREGO_IN_MEMORY_COLD", default_value_t = false)]
     in_memory_cold: bool,
@@ -96,10 +98,7 @@ impl ServerArgs {
         let sd = StorageConfig::default();
         let ld = Limits::default();
         let http_addr = self.http_addr.or(file.http_addr).unwrap_or(d.http_addr);
-        let grpc_addr = self
-            .grpc_addr
-            .or(file.grpc_addr)
-            .unwrap_or_else(|| "127.0.0.1:4041".into());
+        let grpc_addr = self.grpc_addr.or(file.grpc_addr).unwrap_or(d.grpc_addr);
         check_loopback("http-addr", &http_addr)?;
         check_loopback("grpc-addr", &grpc_addr)?;
         let window = match self.window.or(file.window) {
@@ -127,6 +126,10 @@ impl ServerArgs {
             compaction_interval: match self.compaction_interval.or(file.compaction_interval) {
                 Some(v) => duration("compaction-interval", &v)?,
                 None => sd.compaction_interval,
+            },
+            sequence_horizon: match self.sequence_horizon.or(file.sequence_horizon) {
+                Some(v) => duration("sequence-horizon", &v)?,
+                None => sd.sequence_horizon,
             },
             cold: if self.in_memory_cold {
                 ColdStoreConfig::InMemory
@@ -166,6 +169,7 @@ impl ServerArgs {
         };
         Ok(ServerConfig {
             http_addr,
+            grpc_addr,
             storage,
             query: d.query,
             limits,
@@ -197,6 +201,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let mut server = flarego_ingest::start(config).await?;
     if print_addr {
         println!("listening on http://{}", server.http_addr);
+        println!("grpc on http://{}", server.grpc_addr);
     }
     // Storage failing to open (say, an unreadable manifest) stops the server.
     tokio::select! {
@@ -217,7 +222,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
 /// Ctrl-C or SIGTERM (what service managers send). Acknowledged writes
 /// are in the WAL, so stopping needs no flush.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

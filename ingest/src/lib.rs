@@ -19,8 +19,10 @@
 //! server binds first and replays after ([`server::start`]), so `/health`
 //! answers at once and `/ready` when the WAL is replayed.
 
+pub mod agent_chunks;
 pub mod decode;
 pub mod error;
+pub mod grpc;
 pub mod limits;
 pub mod record;
 pub mod routes;

@@ -17,7 +17,7 @@ use crate::decode::{Batcher, DecodeError, DecodeResult};
 use crate::limits::Limits;
 use flarego_proto::agent::v1::Chunk;
 use flarego_proto::push::v1::PushRequest;
-use flarego_storage::{SeriesKey, StackTable, TenantId, WriteBatch};
+use flarego_storage::{Sequenced, SeriesKey, StackTable, TenantId, WriteBatch};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -130,6 +130,7 @@ impl IngestRecord {
     /// The rows this record stands for, validated against `limits`.
     pub fn decode(&self, stacks: &StackTable, limits: &Limits) -> DecodeResult<WriteBatch> {
         let mut out = Batcher::new(stacks);
+        let mut sequence = None;
         let part = |i: usize| -> DecodeResult<&[u8]> {
             self.parts
                 .get(i)
@@ -194,9 +195,15 @@ impl IngestRecord {
                     DecodeError::BadRequest(format!("not a valid agent.v1.Chunk: {e}"))
                 })?;
                 add_chunk(&chunk, &self.tenant, limits, &mut out)?;
+                sequence = Some(Sequenced {
+                    source: format!("{}/{}", self.tenant, chunk.agent_id),
+                    seq: chunk.seq,
+                });
             }
         }
-        out.finish(limits)
+        let mut batch = out.finish(limits)?;
+        batch.sequence = sequence;
+        Ok(batch)
     }
 }
 

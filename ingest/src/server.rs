@@ -1,5 +1,5 @@
-//! Starting the server: bind the HTTP listener at once (so `/health`
-//! answers), replay the WAL, then mark the server ready.
+//! Starting the server: bind the HTTP and gRPC listeners at once (so
+//! `/health` answers), replay the WAL, then mark the server ready.
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -21,6 +21,8 @@ use tokio::net::TcpListener;
 pub struct ServerConfig {
     /// HTTP listener (ingest, query, UI). Default `127.0.0.1:4040`.
     pub http_addr: String,
+    /// gRPC listener (agents). Default `127.0.0.1:4041`.
+    pub grpc_addr: String,
     pub storage: StorageConfig,
     pub query: QueryConfig,
     pub limits: Limits,
@@ -30,6 +32,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             http_addr: "127.0.0.1:4040".into(),
+            grpc_addr: "127.0.0.1:4041".into(),
             storage: StorageConfig::default(),
             query: QueryConfig::default(),
             limits: Limits::default(),
@@ -40,6 +43,7 @@ impl Default for ServerConfig {
 /// A running server: HTTP is bound; storage may still be opening.
 pub struct RunningServer {
     pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
     pub state: SharedState,
     serve: tokio::task::JoinHandle<()>,
     opening: Option<tokio::task::JoinHandle<Result<()>>>,
@@ -98,14 +102,32 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         addr: config.http_addr.clone(),
         source,
     })?;
+    let grpc_listener = TcpListener::bind(&config.grpc_addr)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.grpc_addr.clone(),
+            source,
+        })?;
+    let grpc_addr = grpc_listener.local_addr().map_err(|source| Error::Bind {
+        addr: config.grpc_addr.clone(),
+        source,
+    })?;
     let state: SharedState = Arc::new(AppState::new(config.limits.clone()));
     let app = router(state.clone());
+    let grpc = tonic::transport::Server::builder()
+        .add_service(crate::grpc::service(state.clone()))
+        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(grpc_listener));
     let serve = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "HTTP server stopped");
+        tokio::select! {
+            r = axum::serve(listener, app).into_future() => if let Err(e) = r {
+                tracing::error!(error = %e, "HTTP server stopped");
+            },
+            r = grpc => if let Err(e) = r {
+                tracing::error!(error = %e, "gRPC server stopped");
+            },
         }
     });
-    tracing::info!(addr = %http_addr, "HTTP listening");
+    tracing::info!(http = %http_addr, grpc = %grpc_addr, "listening");
 
     let opening = {
         let state = state.clone();
@@ -128,6 +150,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     };
     Ok(RunningServer {
         http_addr,
+        grpc_addr,
         state,
         serve,
         opening: Some(opening),

@@ -31,6 +31,10 @@ pub struct Counters {
     pub ingest_bytes: AtomicU64,
     pub queries: AtomicU64,
     pub queries_failed: AtomicU64,
+    /// Agent chunks received (gRPC and WebSocket), and how many were resends.
+    pub agent_chunks: AtomicU64,
+    pub agent_duplicates: AtomicU64,
+    pub agent_streams: AtomicU64,
 }
 
 pub type SharedState = Arc<AppState>;

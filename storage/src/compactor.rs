@@ -88,6 +88,16 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
         }
         (st.persisting.clone(), st.manifest.clone())
     };
+    // Every record this compaction lets the WAL drop was applied by now, so
+    // its number is in these marks, saved with the manifest below.
+    let (sequences, applied_at_seal) = {
+        let mut st = engine.write_state();
+        let horizon = cfg.sequence_horizon.as_nanos().min(i64::MAX as u128) as i64;
+        (
+            st.sequences.to_saved(now.saturating_sub(horizon)),
+            st.applied,
+        )
+    };
 
     let windows: Vec<HotWindow> = sealed.iter().map(|(w, _)| w.clone()).collect();
     let generation = manifest.generation + 1;
@@ -106,6 +116,7 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
 
     let mut next = Manifest::clone(&manifest);
     next.generation = generation;
+    next.sequences = sequences;
     for (w, through) in &sealed {
         let e = next.persisted_through.entry(w.start.0).or_insert(0);
         *e = (*e).max(through.0);
@@ -142,10 +153,12 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
             .chain(st.persisting.iter().map(|(w, _)| w))
             .map(|w| w.min_lsn)
             .min();
-        match oldest {
+        let through = match oldest {
             Some(l) => Lsn(l.0.saturating_sub(1)),
             None => st.applied,
-        }
+        };
+        // Records applied after the marks were taken stay in the WAL.
+        through.min(applied_at_seal)
     };
     engine.release_wal(release).await;
     engine.stats().compactions.fetch_add(1, Ordering::Relaxed);

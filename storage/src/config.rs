@@ -29,6 +29,9 @@ pub struct StorageConfig {
     pub wal_segment_bytes: u64,
     /// How often the compactor looks for windows to persist. Default 2 s.
     pub compaction_interval: Duration,
+    /// A numbered source (an agent) silent for longer than this is
+    /// forgotten, and a resend from it would be stored again. Default 7 days.
+    pub sequence_horizon: Duration,
     pub cold: ColdStoreConfig,
 }
 
@@ -41,6 +44,7 @@ impl Default for StorageConfig {
             hot_max_bytes: 1 << 30,
             wal_segment_bytes: 64 << 20,
             compaction_interval: Duration::from_secs(2),
+            sequence_horizon: Duration::from_secs(7 * 24 * 3600),
             cold: ColdStoreConfig::LocalDir(None),
         }
     }

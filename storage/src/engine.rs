@@ -15,6 +15,7 @@ use crate::intern::{SeriesTable, StackTable};
 use crate::manifest::Manifest;
 use crate::model::{MetricKey, SeriesKey, WriteBatch};
 use crate::published::PublishedManifest;
+use crate::sequences::{SequenceMarks, Sequenced};
 use crate::wal::Wal;
 use crate::writer::{self, WalCommand};
 use arrow::buffer::ScalarBuffer;
@@ -37,6 +38,8 @@ pub(crate) struct TierState {
     pub persisting: Vec<(HotWindow, Lsn)>,
     pub manifest: Arc<PublishedManifest>,
     pub applied: Lsn,
+    /// Highest applied number per numbered source.
+    pub sequences: SequenceMarks,
 }
 
 /// A consistent view for one query.
@@ -99,6 +102,7 @@ type MetricColumns = (Vec<u32>, Vec<i64>, Vec<f64>);
 
 /// Rows of one batch, grouped per window, ready to push.
 pub struct PreparedWrite {
+    pub(crate) sequence: Option<Sequenced>,
     samples: Vec<(WindowStart, SampleChunk)>,
     metrics: Vec<(WindowStart, MetricChunk)>,
 }
@@ -118,6 +122,7 @@ impl Engine {
         let stacks = Arc::new(StackTable::default());
         compactor::load_stacks(store.as_ref(), &manifest, &stacks).await?;
 
+        let sequences = SequenceMarks::from_saved(&manifest.sequences);
         let published = Arc::new(PublishedManifest::new(manifest, store.clone()));
         let (tx, rx) = mpsc::channel(4096);
         let inner = Arc::new(Inner {
@@ -129,6 +134,7 @@ impl Engine {
                 persisting: Vec::new(),
                 manifest: published,
                 applied: Lsn(0),
+                sequences,
             }),
             stacks,
             series: SeriesTable::default(),
@@ -221,8 +227,30 @@ impl Engine {
     }
 
     /// Logs `payload`, applies `batch` to the hot tier, and returns the LSN
-    /// once both are done.
+    /// once both are done. A numbered batch that was stored before is an
+    /// [`Error::Duplicate`]; use [`Engine::write_once`] to treat it as done.
     pub async fn write(&self, payload: Vec<u8>, batch: WriteBatch) -> Result<Lsn> {
+        let sequence = batch.sequence.clone();
+        match self.write_once(payload, batch).await? {
+            Some(lsn) => Ok(lsn),
+            None => {
+                let s = sequence.unwrap_or(Sequenced {
+                    source: String::new(),
+                    seq: 0,
+                });
+                Err(Error::Duplicate {
+                    source_id: s.source,
+                    seq: s.seq,
+                })
+            }
+        }
+    }
+
+    /// Like [`Engine::write`], for numbered batches: `None` when the batch's
+    /// number is not above its source's mark (a resend), and nothing was
+    /// stored. The check and the append happen in the one WAL writer, so
+    /// two copies racing each other are stored once.
+    pub async fn write_once(&self, payload: Vec<u8>, batch: WriteBatch) -> Result<Option<Lsn>> {
         let (reply, rx) = oneshot::channel();
         let prepared = self.prepare(&batch);
         self.inner
@@ -269,6 +297,7 @@ impl Engine {
             e.2.push(m.value);
         }
         PreparedWrite {
+            sequence: batch.sequence.clone(),
             samples: samples
                 .into_iter()
                 .map(|(w, (mut a, mut b, mut c))| {
@@ -328,6 +357,14 @@ impl Engine {
                 .push_metrics(lsn, chunk);
         }
         st.applied = st.applied.max(lsn);
+        if let Some(seq) = &p.sequence {
+            st.sequences.advance(seq, now_ns());
+        }
+    }
+
+    /// Whether a numbered write was applied before.
+    pub(crate) fn is_duplicate(&self, seq: &Sequenced) -> bool {
+        self.read_state().sequences.is_duplicate(seq)
     }
 
     /// A consistent view of hot and cold data for one query.
@@ -442,6 +479,10 @@ impl Engine {
             let _ = rx.await;
         }
     }
+}
+
+pub(crate) fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
 /// Memory held by the hot tier.

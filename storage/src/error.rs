@@ -19,6 +19,8 @@ pub enum Error {
     /// shared by all of them, so it is kept as text).
     #[error("write-ahead log append failed: {0}")]
     WalAppend(String),
+    #[error("write {seq} of {source_id:?} was stored before; not stored again")]
+    Duplicate { source_id: String, seq: u64 },
     /// A WAL record failed its checksum or framing in a sealed segment.
     #[error("write-ahead log {path} is corrupt at offset {offset}: {reason}")]
     WalCorrupt {

@@ -42,6 +42,7 @@ pub mod model;
 pub mod paths;
 pub mod published;
 pub mod schema;
+pub mod sequences;
 pub mod wal;
 mod writer;
 
@@ -54,3 +55,4 @@ pub use intern::{SeriesTable, StackTable};
 pub use manifest::{FileEntry, FileKind, Manifest};
 pub use model::{Frames, MetricKey, MetricPoint, SeriesKey, SeriesSamples, WriteBatch};
 pub use published::PublishedManifest;
+pub use sequences::{SequenceMark, Sequenced};

@@ -48,6 +48,10 @@ pub struct Manifest {
     /// one that touched the window is in the cold tier. Replay skips those.
     #[serde(with = "window_pairs")]
     pub persisted_through: BTreeMap<i64, u64>,
+    /// Highest stored sequence number per numbered source, as of this
+    /// version (see [`crate::sequences`]). Absent in older manifests.
+    #[serde(default)]
+    pub sequences: BTreeMap<String, crate::sequences::SequenceMark>,
 }
 
 /// Serializes `window → lsn` as `[[window, lsn], ...]`: JSON object keys

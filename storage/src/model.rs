@@ -59,6 +59,9 @@ pub struct WriteBatch {
     pub stacks: Vec<(StackId, Frames)>,
     pub series: Vec<SeriesSamples>,
     pub metrics: Vec<MetricPoint>,
+    /// Set by numbered senders: the write is stored only if its number is
+    /// above the source's mark (see [`crate::sequences`]).
+    pub sequence: Option<crate::sequences::Sequenced>,
 }
 
 impl WriteBatch {

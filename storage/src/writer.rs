@@ -20,7 +20,7 @@ pub(crate) enum WalCommand {
     Write {
         payload: Vec<u8>,
         prepared: PreparedWrite,
-        reply: oneshot::Sender<Result<Lsn>>,
+        reply: oneshot::Sender<Result<Option<Lsn>>>,
     },
     /// Delete segments whose records are all ≤ `through`.
     Release {
@@ -81,10 +81,30 @@ fn run(engine: Engine, mut wal: Wal, mut rx: mpsc::Receiver<WalCommand>) {
     tracing::debug!("WAL writer stopped");
 }
 
-type PendingWrite = (Vec<u8>, PreparedWrite, oneshot::Sender<Result<Lsn>>);
+type PendingWrite = (Vec<u8>, PreparedWrite, oneshot::Sender<Result<Option<Lsn>>>);
 
 fn commit(engine: &Engine, wal: &mut Wal, writes: Vec<PendingWrite>) {
     let stats = engine.stats();
+    // Resends of numbered writes are answered without being logged: those
+    // stored before, and later copies of one in this same group.
+    let mut in_group = crate::sequences::SequenceMarks::default();
+    let writes: Vec<PendingWrite> = writes
+        .into_iter()
+        .filter_map(|w| match &w.1.sequence {
+            Some(seq) if engine.is_duplicate(seq) || in_group.is_duplicate(seq) => {
+                let _ = w.2.send(Ok(None));
+                None
+            }
+            Some(seq) => {
+                in_group.advance(seq, 0);
+                Some(w)
+            }
+            None => Some(w),
+        })
+        .collect();
+    if writes.is_empty() {
+        return;
+    }
     let appended = wal.append_batch(writes.iter().map(|(p, _, _)| p.as_slice()));
     match appended {
         Ok(lsns) => {
@@ -95,7 +115,7 @@ fn commit(engine: &Engine, wal: &mut Wal, writes: Vec<PendingWrite>) {
                     .wal_bytes
                     .fetch_add(payload.len() as u64, Ordering::Relaxed);
                 engine.apply(lsn, prepared, None);
-                let _ = reply.send(Ok(lsn));
+                let _ = reply.send(Ok(Some(lsn)));
             }
         }
         Err(e) => {

@@ -19,6 +19,13 @@ pub fn add_chunk(
     limits: &Limits,
     out: &mut Batcher<'_>,
 ) -> DecodeResult<()> {
+    if chunk.agent_id.is_empty() || chunk.seq == 0 {
+        return Err(DecodeError::BadRequest(format!(
+            "chunk has agent id {:?} and sequence {}: both must be set (sequences start at 1)",
+            chunk.agent_id, chunk.seq
+        )));
+    }
+    check_value("agent id", &chunk.agent_id, limits)?;
     if chunk.service.is_empty() {
         return Err(DecodeError::BadRequest(format!(
             "chunk {} of agent {:?} has no service",
@@ -40,11 +47,16 @@ pub fn add_chunk(
 
     for (i, p) in chunk.profiles.iter().enumerate() {
         let profile = parse_profile(&p.pprof, &format!("chunk profile {i} ({})", p.kind), limits)?;
+        let mut profile_labels = labels.clone();
+        if !p.source.is_empty() {
+            check_label("source", &p.source, limits)?;
+            profile_labels.insert("source".into(), p.source.clone());
+        }
         let ctx = ProfileContext {
             tenant: tenant.clone(),
             service: chunk.service.clone(),
             instance: chunk.instance.clone(),
-            labels: labels.clone(),
+            labels: profile_labels,
             hint: ProfileHint::from_name(&p.kind),
             time_ns: Some(time),
             fallback_time_ns: time,

@@ -43,6 +43,21 @@ pub async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
         "SQL queries that failed.",
         &c.queries_failed,
     );
+    counter(
+        "flarego_agent_chunks_total",
+        "Agent chunks received over gRPC or WebSocket.",
+        &c.agent_chunks,
+    );
+    counter(
+        "flarego_agent_duplicate_chunks_total",
+        "Agent chunks that were resends of stored ones (not stored again).",
+        &c.agent_duplicates,
+    );
+    counter(
+        "flarego_agent_streams_total",
+        "Agent streams opened.",
+        &c.agent_streams,
+    );
     if let Ok(ready) = state.ready() {
         let s = ready.engine.stats();
         counter(

@@ -1,0 +1,99 @@
+//! One gRPC session: a bidi `AgentIngest/Stream`, gzip both ways, the
+//! token and tenant in metadata.
+
+use super::{MAX_IN_FLIGHT, Pump, UploadConfig, UploadError, UploadStats};
+use crate::outbox::Outbox;
+use flarego_proto::agent::v1::Chunk;
+use flarego_proto::agent::v1::agent_ingest_client::AgentIngestClient;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Endpoint;
+
+pub async fn session(
+    config: &UploadConfig,
+    outbox: &Outbox,
+    stats: &UploadStats,
+) -> Result<(), UploadError> {
+    let server = config.server.clone();
+    let endpoint = Endpoint::from_shared(server.clone())
+        .map_err(|e| UploadError::Address {
+            server: server.clone(),
+            reason: e.to_string(),
+        })?
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true);
+    let channel = endpoint.connect().await.map_err(|e| UploadError::Connect {
+        server: server.clone(),
+        reason: error_chain(&e),
+    })?;
+    let mut client = AgentIngestClient::new(channel)
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(config.max_message_bytes);
+
+    let (tx, rx) = mpsc::channel::<Chunk>(MAX_IN_FLIGHT + 1);
+    let outbound =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let mut request = tonic::Request::new(outbound);
+    let stream_err = |reason: String| UploadError::Stream {
+        server: server.clone(),
+        reason,
+    };
+    if let Some(t) = &config.token {
+        let v: MetadataValue<_> = format!("Bearer {t}")
+            .parse()
+            .map_err(|_| stream_err("the token is not valid in a header".into()))?;
+        request.metadata_mut().insert("authorization", v);
+    }
+    if let Some(t) = &config.tenant {
+        let v: MetadataValue<_> = t
+            .parse()
+            .map_err(|_| stream_err(format!("tenant {t:?} is not valid in a header")))?;
+        request.metadata_mut().insert("x-scope-orgid", v);
+    }
+    let mut acks = client
+        .stream(request)
+        .await
+        .map_err(|s| stream_err(format!("{}: {}", s.code(), s.message())))?
+        .into_inner();
+    stats.connected.store(1, Ordering::Relaxed);
+    tracing::info!(server = %server, "connected (gRPC)");
+
+    let mut pump = Pump { outbox, sent: 0 };
+    loop {
+        let changed = outbox.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        while let Some(p) = pump.next() {
+            tx.send(p.chunk)
+                .await
+                .map_err(|_| stream_err("request stream closed".into()))?;
+        }
+        if pump.finished() {
+            return Ok(());
+        }
+        tokio::select! {
+            m = acks.message() => match m {
+                Ok(Some(ack)) => pump.ack(&ack),
+                Ok(None) => return Err(stream_err("server ended the stream".into())),
+                Err(s) => return Err(stream_err(format!("{}: {}", s.code(), s.message()))),
+            },
+            _ = &mut changed => {}
+        }
+    }
+}
+
+/// An error with its causes, one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}

@@ -1,0 +1,62 @@
+//! Receiving an agent's chunk, whatever the transport (gRPC or
+//! WebSocket): log it once per (agent, sequence) and say how it went.
+//!
+//! ```text
+//! Chunk bytes ─▶ IngestRecord{AgentChunk} ─▶ decode (Limits) ─▶ Engine::write_once
+//!   stored            ─▶ Ack { seq }
+//!   stored before     ─▶ Ack { seq, duplicate }
+//!   bad input         ─▶ Ack { seq, error }        (never stored; the agent drops it)
+//!   server not ready  ─▶ Err: the agent reconnects and resends
+//! ```
+
+use crate::error::ApiError;
+use crate::record::{IngestRecord, Source};
+use crate::routes::now_ns;
+use crate::state::AppState;
+use flarego_proto::agent::v1::{Ack, Chunk};
+use flarego_storage::TenantId;
+use prost::Message;
+use std::sync::atomic::Ordering;
+
+/// Stores `chunk` for `tenant` unless it was stored before.
+pub async fn receive(state: &AppState, tenant: TenantId, chunk: Chunk) -> Result<Ack, ApiError> {
+    let ready = state.ready()?;
+    let c = &state.counters;
+    c.agent_chunks.fetch_add(1, Ordering::Relaxed);
+    let mut ack = Ack {
+        agent_id: chunk.agent_id.clone(),
+        seq: chunk.seq,
+        duplicate: false,
+        error: String::new(),
+    };
+    let record = IngestRecord {
+        tenant,
+        received_ns: now_ns(),
+        source: Source::AgentChunk,
+        parts: vec![chunk.encode_to_vec()],
+    };
+    let batch = match record.decode(ready.engine.stacks(), &state.limits) {
+        Ok(b) => b,
+        Err(e) => {
+            c.ingest_rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(agent = %chunk.agent_id, seq = chunk.seq, error = %e, "agent chunk refused");
+            ack.error = e.to_string();
+            return Ok(ack);
+        }
+    };
+    let rows = batch.sample_rows();
+    let payload = record.encode();
+    match ready.engine.write_once(payload.clone(), batch).await? {
+        Some(_) => {
+            c.ingest_bytes
+                .fetch_add(payload.len() as u64, Ordering::Relaxed);
+            c.ingest_rows.fetch_add(rows as u64, Ordering::Relaxed);
+        }
+        None => {
+            c.agent_duplicates.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(agent = %chunk.agent_id, seq = chunk.seq, "resent chunk already stored");
+            ack.duplicate = true;
+        }
+    }
+    Ok(ack)
+}

@@ -1,0 +1,93 @@
+//! The gRPC service agents stream to (`agent.v1.AgentIngest/Stream`).
+//!
+//! Each inbound chunk goes through [`crate::agent_chunks::receive`] in
+//! the order it arrives, and its `Ack` is sent back once the chunk is in
+//! the WAL (or known to be a resend, or refused as bad input). gzip is
+//! accepted and used for replies when the agent offers it. The tenant is
+//! the `x-scope-orgid` metadata entry, as on HTTP.
+
+use crate::agent_chunks::receive;
+use crate::error::ApiError;
+use crate::state::{SharedState, write_tenant};
+use flarego_proto::agent::v1::agent_ingest_server::{AgentIngest, AgentIngestServer};
+use flarego_proto::agent::v1::{Ack, Chunk};
+use futures::Stream;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use tokio::sync::mpsc;
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status, Streaming};
+
+/// Acks waiting to be sent per stream; the reader waits when it is full.
+const ACK_QUEUE: usize = 64;
+
+pub struct AgentIngestService {
+    state: SharedState,
+}
+
+/// The service, with gzip and the message size limit (`max_body_bytes`).
+pub fn service(state: SharedState) -> AgentIngestServer<AgentIngestService> {
+    let limit = state.limits.max_body_bytes;
+    AgentIngestServer::new(AgentIngestService { state })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(limit)
+}
+
+fn status_of(e: ApiError) -> Status {
+    match e {
+        ApiError::NotReady => Status::unavailable(e.to_string()),
+        ApiError::BadRequest(m) | ApiError::UnsupportedMediaType(m) => Status::invalid_argument(m),
+        ApiError::PayloadTooLarge(m) => Status::resource_exhausted(m),
+        ApiError::TooManyRequests(m) => Status::resource_exhausted(m),
+        ApiError::Internal(m) => {
+            tracing::error!(error = %m, "agent stream failed");
+            Status::internal("internal error")
+        }
+    }
+}
+
+type AckStream = Pin<Box<dyn Stream<Item = Result<Ack, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AgentIngest for AgentIngestService {
+    type StreamStream = AckStream;
+
+    async fn stream(
+        &self,
+        request: Request<Streaming<Chunk>>,
+    ) -> Result<Response<AckStream>, Status> {
+        let headers = request.metadata().clone().into_headers();
+        let tenant = write_tenant(&headers).map_err(status_of)?;
+        self.state.ready().map_err(status_of)?;
+        let mut inbound = request.into_inner();
+        let state = self.state.clone();
+        state.counters.agent_streams.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel::<Result<Ack, Status>>(ACK_QUEUE);
+        tokio::spawn(async move {
+            loop {
+                let chunk = match inbound.message().await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => break,
+                    Err(status) => {
+                        tracing::debug!(%status, "agent stream ended");
+                        break;
+                    }
+                };
+                let reply = receive(&state, tenant.clone(), chunk)
+                    .await
+                    .map_err(status_of);
+                let failed = reply.is_err();
+                if tx.send(reply).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let acks =
+            futures::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|ack| (ack, rx)) },
+            );
+        Ok(Response::new(Box::pin(acks)))
+    }
+}
