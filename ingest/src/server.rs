@@ -83,6 +83,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/ingest", post(routes::api_ingest::ingest))
         .route("/api/v1/query", post(routes::query::query))
         .route("/api/v1/admin/flush", post(routes::admin::flush))
+        .route("/api/v1/agent/ws", get(routes::agent_ws::upgrade))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

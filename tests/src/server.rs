@@ -38,6 +38,12 @@ pub fn flarego_bin() -> anyhow::Result<PathBuf> {
 pub struct TestServer {
     child: Option<Child>,
     pub url: String,
+    /// `http://ADDR` of the gRPC listener (agents).
+    pub grpc_url: String,
+    /// Addresses to bind: port 0 at first, then the ports first bound, so
+    /// a restarted server is found where clients left it.
+    http_bind: String,
+    grpc_bind: String,
     pub data_dir: PathBuf,
     extra: Vec<String>,
     log: PathBuf,
@@ -50,6 +56,9 @@ impl TestServer {
         let mut s = TestServer {
             child: None,
             url: String::new(),
+            grpc_url: String::new(),
+            http_bind: "127.0.0.1:0".into(),
+            grpc_bind: "127.0.0.1:0".into(),
             data_dir: data_dir.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             log: data_dir.with_extension("log"),
@@ -70,7 +79,13 @@ impl TestServer {
             .arg("server")
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .args(["--http-addr", "127.0.0.1:0", "--print-addr"])
+            .args([
+                "--http-addr",
+                &self.http_bind,
+                "--grpc-addr",
+                &self.grpc_bind,
+            ])
+            .arg("--print-addr")
             .args(&self.extra)
             .env("FLAREGO_LOG", "info")
             .stdout(Stdio::piped())
@@ -80,12 +95,14 @@ impl TestServer {
         let stdout = child.stdout.take().context("no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut out = BufReader::new(stdout);
+            let (mut http, mut grpc) = (String::new(), String::new());
+            let _ = out.read_line(&mut http);
+            let _ = out.read_line(&mut grpc);
+            let _ = tx.send((http, grpc));
         });
         self.child = Some(child);
-        let line = rx.recv_timeout(Duration::from_secs(30)).with_context(|| {
+        let (line, grpc_line) = rx.recv_timeout(Duration::from_secs(30)).with_context(|| {
             format!(
                 "server printed no address in 30 s; log: {}",
                 self.log.display()
@@ -98,6 +115,13 @@ impl TestServer {
             )
         })?;
         self.url = addr.to_string();
+        self.grpc_url = grpc_line
+            .trim()
+            .strip_prefix("grpc on ")
+            .with_context(|| format!("unexpected second line {grpc_line:?}"))?
+            .to_string();
+        self.http_bind = self.url.trim_start_matches("http://").to_string();
+        self.grpc_bind = self.grpc_url.trim_start_matches("http://").to_string();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = self.client.get(format!("{}/ready", self.url)).send().await
@@ -120,10 +144,21 @@ impl TestServer {
         }
     }
 
-    /// Kills (if running) and starts again over the same data.
+    /// Kills (if running) and starts again over the same data, on the
+    /// same ports.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.kill9();
         self.spawn().await
+    }
+
+    /// Starts again after [`TestServer::kill9`].
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        self.spawn().await
+    }
+
+    /// Path of the server's log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log
     }
 
     pub fn client(&self) -> &reqwest::Client {

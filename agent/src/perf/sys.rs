@@ -256,10 +256,7 @@ mod tests {
 
     #[test]
     fn sample_fields_come_out_in_abi_order_without_markers() {
-        let mut body = Vec::new();
-        for v in [0x401000u64] {
-            body.extend_from_slice(&v.to_ne_bytes());
-        }
+        let mut body = 0x401000u64.to_ne_bytes().to_vec(); // ip
         body.extend_from_slice(&7u32.to_ne_bytes()); // pid
         body.extend_from_slice(&9u32.to_ne_bytes()); // tid
         for v in [1_000u64, 2_000_000, 3, (-512i64) as u64, 0x401000, 0x402000] {

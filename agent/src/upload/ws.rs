@@ -1,7 +1,133 @@
+//! One WebSocket session to the server's HTTP port
+//! (`/api/v1/agent/ws`): each chunk a gzipped binary message, each ack a
+//! binary message back. For networks where gRPC cannot pass.
+
+use super::grpc::error_chain;
+use super::{Pump, UploadConfig, UploadError, UploadStats};
+use crate::outbox::Outbox;
+use flarego_proto::agent::v1::Ack;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use futures::{SinkExt, StreamExt};
+use prost::Message as _;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// The WebSocket URL of a server's HTTP address.
+pub fn ws_url(server: &str) -> Result<String, String> {
+    let rest = server
+        .strip_prefix("http://")
+        .map(|r| format!("ws://{r}"))
+        .or_else(|| {
+            server
+                .strip_prefix("https://")
+                .map(|r| format!("wss://{r}"))
+        })
+        .or_else(|| {
+            (server.starts_with("ws://") || server.starts_with("wss://")).then(|| server.into())
+        })
+        .ok_or_else(|| "expected http://HOST:PORT (the server's HTTP port)".to_string())?;
+    Ok(format!("{}/api/v1/agent/ws", rest.trim_end_matches('/')))
+}
+
 pub async fn session(
-    _config: &super::UploadConfig,
-    _outbox: &crate::outbox::Outbox,
-    _stats: &super::UploadStats,
-) -> Result<(), super::UploadError> {
-    todo!()
+    config: &UploadConfig,
+    outbox: &Outbox,
+    stats: &UploadStats,
+) -> Result<(), UploadError> {
+    let server = config.server.clone();
+    let address = |reason: String| UploadError::Address {
+        server: server.clone(),
+        reason,
+    };
+    let url = ws_url(&server).map_err(address)?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| address(e.to_string()))?;
+    let header = |v: String, what: &str| {
+        HeaderValue::from_str(&v).map_err(|_| address(format!("{what} is not valid in a header")))
+    };
+    if let Some(t) = &config.token {
+        let v = header(format!("Bearer {t}"), "the token")?;
+        request.headers_mut().insert("authorization", v);
+    }
+    if let Some(t) = &config.tenant {
+        let v = header(t.clone(), "the tenant")?;
+        request.headers_mut().insert("x-scope-orgid", v);
+    }
+    let ws_config = WebSocketConfig::default().max_message_size(Some(config.max_message_bytes));
+    let connect = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    let (mut socket, _) = tokio::time::timeout(Duration::from_secs(5), connect)
+        .await
+        .map_err(|_| UploadError::Connect {
+            server: server.clone(),
+            reason: "timed out after 5 s".into(),
+        })?
+        .map_err(|e| UploadError::Connect {
+            server: server.clone(),
+            reason: error_chain(&e),
+        })?;
+    stats.connected.store(1, Ordering::Relaxed);
+    tracing::info!(server = %server, "connected (WebSocket)");
+    let stream_err = |reason: String| UploadError::Stream {
+        server: server.clone(),
+        reason,
+    };
+
+    let mut pump = Pump { outbox, sent: 0 };
+    loop {
+        let changed = outbox.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        while let Some(p) = pump.next() {
+            let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+            gz.write_all(&p.chunk.encode_to_vec())
+                .map_err(|e| stream_err(e.to_string()))?;
+            let body = gz.finish().map_err(|e| stream_err(e.to_string()))?;
+            socket
+                .send(Message::Binary(body.into()))
+                .await
+                .map_err(|e| stream_err(e.to_string()))?;
+        }
+        if pump.finished() {
+            let _ = socket.close(None).await;
+            return Ok(());
+        }
+        tokio::select! {
+            m = socket.next() => match m {
+                Some(Ok(Message::Binary(b))) => {
+                    let ack = Ack::decode(b.as_ref())
+                        .map_err(|e| stream_err(format!("bad ack: {e}")))?;
+                    if ack.seq == 0 {
+                        return Err(stream_err(format!("server refused the stream: {}", ack.error)));
+                    }
+                    pump.ack(&ack);
+                }
+                Some(Ok(Message::Close(_))) | None => {
+                    return Err(stream_err("server closed the connection".into()));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(stream_err(e.to_string())),
+            },
+            _ = &mut changed => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn websocket_url_of_the_http_address() {
+        assert_eq!(
+            super::ws_url("http://127.0.0.1:4040/").unwrap(),
+            "ws://127.0.0.1:4040/api/v1/agent/ws"
+        );
+        assert!(super::ws_url("127.0.0.1:4040").is_err());
+    }
 }

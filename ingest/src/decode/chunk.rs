@@ -181,6 +181,7 @@ mod tests {
             profiles: vec![PprofProfile {
                 kind: "mutex".into(),
                 pprof: mutex_profile(),
+                source: "pprof".into(),
             }],
             goroutines: vec![
                 GoroutineGroup {
@@ -244,13 +245,37 @@ mod tests {
     fn chunk_without_service_is_refused() {
         let stacks = StackTable::default();
         let mut out = Batcher::new(&stacks);
+        let numbered = Chunk {
+            agent_id: "a".into(),
+            seq: 1,
+            ..Default::default()
+        };
         let e = add_chunk(
-            &Chunk::default(),
+            &numbered,
             &TenantId::default_tenant(),
             &Limits::default(),
             &mut out,
         )
         .unwrap_err();
         assert!(e.to_string().contains("no service"), "{e}");
+    }
+
+    #[test]
+    fn chunk_without_agent_or_sequence_is_refused() {
+        let stacks = StackTable::default();
+        let mut out = Batcher::new(&stacks);
+        let unnumbered = Chunk {
+            agent_id: "a".into(),
+            service: "api".into(),
+            ..Default::default()
+        };
+        let e = add_chunk(
+            &unnumbered,
+            &TenantId::default_tenant(),
+            &Limits::default(),
+            &mut out,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("sequences start at 1"), "{e}");
     }
 }

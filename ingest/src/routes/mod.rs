@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource, and the helpers they share.
 
 pub mod admin;
+pub mod agent_ws;
 pub mod api_ingest;
 pub mod health;
 pub mod legacy_ingest;

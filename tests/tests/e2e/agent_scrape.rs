@@ -3,39 +3,14 @@
 
 use flarego_agent::census::Census;
 use flarego_agent::scrape::Scraper;
-use flarego_tests::gotool;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use flarego_tests::goservice::GoService;
 use std::time::Duration;
-
-/// The Go service, killed on drop.
-struct GoService(std::process::Child);
-
-impl Drop for GoService {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Builds and starts `tests/go/goroutines -serve`; returns it and its URL.
 fn start_go_service(dir: &std::path::Path) -> (GoService, String) {
-    let bin = gotool::build("goroutines", dir).unwrap();
-    let mut child = Command::new(bin)
-        .args(["-serve", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let service = GoService(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("serving on ")
-        .expect("Go service address")
-        .to_string();
-    (service, base)
+    let service = GoService::start(dir).unwrap();
+    let url = service.url.clone();
+    (service, url)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,11 +112,11 @@ async fn agent_windows_answer_in_sql() {
     .unwrap();
     let t0 = 1_800_000_000_000_000_000i64;
     let mut carry = Carry::default();
-    for seq in 0..2u64 {
+    for seq in 1..=2u64 {
         let meta = ChunkMeta {
             agent_id: "test-agent".into(),
             seq,
-            window_start_ns: t0 + seq as i64 * 10_000_000_000,
+            window_start_ns: t0 + (seq - 1) as i64 * 10_000_000_000,
             window: Duration::from_secs(1),
             service: "goroutines".into(),
             instance: "local".into(),

@@ -2,10 +2,12 @@
 //! each links DataFusion, and linking is the slow part of the build).
 
 mod agent_scrape;
+mod agent_stream;
 mod bad_input;
 mod crash;
 mod duckdb;
 mod go_profiles;
 mod hot_cold;
 mod ingest_apis;
+mod perf_sampler;
 mod sql_semantics;

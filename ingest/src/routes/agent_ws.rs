@@ -1,0 +1,81 @@
+//! `GET /api/v1/agent/ws`: the agent transport for networks that only
+//! pass HTTP/1.1. Same chunks and acks as the gRPC stream: each binary
+//! message is an `agent.v1.Chunk` (gzipped or not), answered by a binary
+//! `agent.v1.Ack` once it is in the WAL. The tenant is the upgrade
+//! request's `X-Scope-OrgID`.
+
+use crate::agent_chunks::receive;
+use crate::decode::gzip::gunzip;
+use crate::error::ApiError;
+use crate::state::{SharedState, write_tenant};
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use flarego_proto::agent::v1::{Ack, Chunk};
+use flarego_storage::TenantId;
+use prost::Message as _;
+use std::sync::atomic::Ordering;
+
+pub async fn upgrade(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let tenant = write_tenant(&headers)?;
+    state.ready()?;
+    let limit = state.limits.max_body_bytes;
+    Ok(ws
+        .max_message_size(limit)
+        .on_upgrade(move |socket| serve(socket, state, tenant)))
+}
+
+async fn serve(mut socket: WebSocket, state: SharedState, tenant: TenantId) {
+    state.counters.agent_streams.fetch_add(1, Ordering::Relaxed);
+    while let Some(msg) = socket.recv().await {
+        let bytes = match msg {
+            Ok(Message::Binary(b)) => b,
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        let ack = match decode(&state, &bytes) {
+            Ok(chunk) => match receive(&state, tenant.clone(), chunk).await {
+                Ok(ack) => ack,
+                Err(e) => {
+                    tracing::warn!(error = %e, "agent WebSocket closed");
+                    let _ = socket.send(Message::Close(None)).await;
+                    break;
+                }
+            },
+            // Not even a chunk: no sequence to ack, so say why and close.
+            Err(reason) => {
+                state
+                    .counters
+                    .ingest_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                Ack {
+                    error: reason,
+                    ..Default::default()
+                }
+            }
+        };
+        let refused_unread = ack.seq == 0 && !ack.error.is_empty();
+        if socket
+            .send(Message::Binary(ack.encode_to_vec().into()))
+            .await
+            .is_err()
+            || refused_unread
+        {
+            break;
+        }
+    }
+}
+
+fn decode(state: &SharedState, bytes: &[u8]) -> Result<Chunk, String> {
+    let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
+        gunzip(bytes, "agent chunk", &state.limits).map_err(|e| e.to_string())?
+    } else {
+        bytes.to_vec()
+    };
+    Chunk::decode(raw.as_slice()).map_err(|e| format!("not a valid agent.v1.Chunk: {e}"))
+}

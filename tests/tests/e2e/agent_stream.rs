@@ -1,0 +1,407 @@
+//! The agent binary streaming a real Go service to the real server over
+//! gRPC: goroutine states and CPU from pprof and perf answer in SQL; a
+//! 30 s server outage loses and doubles nothing; resends are stored once,
+//! across a restart too; a bad chunk is refused alone.
+
+use flarego_proto::agent::v1::agent_ingest_client::AgentIngestClient;
+use flarego_proto::agent::v1::{Ack, Chunk, MetricPoint};
+use flarego_tests::goservice::GoService;
+use flarego_tests::server::{TestServer, flarego_bin};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `flarego agent`, killed on drop.
+struct AgentProcess {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl AgentProcess {
+    fn start(server: &TestServer, args: &[&str], log: std::path::PathBuf) -> AgentProcess {
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(flarego_bin().unwrap())
+            .arg("agent")
+            .args(["--server", &server.grpc_url])
+            .args(args)
+            .env("FLAREGO_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .unwrap();
+        AgentProcess { child, log }
+    }
+
+    /// SIGINT (what Ctrl-C sends), then waits; returns the summary line.
+    fn interrupt_and_wait(self, limit: Duration) -> String {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        self.wait(limit)
+    }
+
+    /// Waits for exit (at most `limit`); returns the summary line.
+    fn wait(mut self, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                assert!(status.success(), "agent failed: {status}; log:\n{log}");
+                let mut out = String::new();
+                if let Some(mut o) = self.child.stdout.take() {
+                    o.read_to_string(&mut out).unwrap();
+                }
+                return out.trim().to_string();
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                panic!("agent still running after {limit:?}; log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `windows N delivered N dropped 0 …` as numbers.
+fn summary(line: &str) -> BTreeMap<String, u64> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .chunks(2)
+        .filter_map(|p| Some((p.first()?.to_string(), p.get(1)?.parse().ok()?)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goroutine_states_and_cpu_from_pprof_and_perf_answer_in_sql() {
+    let tmp = tempfile::tempdir().unwrap();
+    let go = GoService::start(tmp.path()).unwrap();
+    // 1 s server windows, so each 2 s agent window has its own `time`.
+    let server = TestServer::start(&tmp.path().join("data"), &["--window", "1s"])
+        .await
+        .unwrap();
+    let pid = go.pid().to_string();
+    let agent = AgentProcess::start(
+        &server,
+        &[
+            "--service",
+            "shop",
+            "--pprof-url",
+            &go.url,
+            "--pid",
+            &pid,
+            "--window",
+            "2s",
+            "--windows",
+            "2",
+            "--label",
+            "env=test",
+        ],
+        tmp.path().join("agent.log"),
+    );
+    let s = summary(&agent.wait(Duration::from_secs(60)));
+    assert_eq!((s["windows"], s["delivered"], s["undelivered"]), (2, 2, 0));
+
+    // Per window (the last one): goroutines per state in each function.
+    let last = "(SELECT max(time) FROM profiles WHERE profile_type = 'goroutine')";
+    for (state, func, n) in [
+        ("chan receive", "main.waitOnChan", 25),
+        ("semacquire", "main.lockHeld", 7),
+        ("sleep", "main.nap", 3),
+        ("IO wait", "main.accept", 1),
+        ("select", "main.choose", 1),
+    ] {
+        let rows = server
+            .sql(&format!(
+                "SELECT state, CAST(sum(value) AS BIGINT) FROM profiles \
+                 WHERE profile_type = 'goroutine' AND service = 'shop' AND labels['env'] = 'test' \
+                 AND time = {last} AND has_frame(frames, '{func}') GROUP BY state"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![vec![serde_json::json!(state), serde_json::json!(n)]],
+            "{func}"
+        );
+    }
+    let spinning = server
+        .sql_i64(&format!(
+            "SELECT CAST(sum(value) AS BIGINT) FROM profiles WHERE profile_type = 'goroutine' \
+             AND time = {last} AND has_frame(frames, 'main.spin')"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(spinning, 2);
+
+    // CPU from both sources: main.spin holds the majority (other tests
+    // share the 2 cores, so not all of it).
+    for source in ["pprof", "perf"] {
+        let share = server
+            .sql_i64(&format!(
+                "SELECT CAST(100 * sum(CASE WHEN leaf(frames) = 'main.spin' THEN value ELSE 0 END) / sum(value) AS BIGINT) \
+                 FROM profiles WHERE profile_type = 'cpu' AND labels['source'] = '{source}'"
+            ))
+            .await
+            .unwrap();
+        assert!(share > 50, "main.spin has {share}% of {source} CPU");
+    }
+    // Derived metrics, the agent's own included.
+    let names = server
+        .sql("SELECT DISTINCT name FROM metrics ORDER BY 1")
+        .await
+        .unwrap();
+    let names: Vec<&str> = names.iter().filter_map(|r| r[0].as_str()).collect();
+    for n in [
+        "go_goroutines",
+        "go_goroutines_blocked",
+        "go_heap_inuse_bytes",
+        "go_gc_count",
+        "agent_cpu_percent",
+        "agent_rss_bytes",
+        "agent_perf_achieved_hz",
+        "agent_perf_jitter_p99_ns",
+    ] {
+        assert!(names.contains(&n), "metric {n} missing from {names:?}");
+    }
+    let blocked = server
+        .sql_i64(
+            "SELECT CAST(min(value) AS BIGINT) FROM metrics WHERE name = 'go_goroutines_blocked'",
+        )
+        .await
+        .unwrap();
+    // 25 + 7 + 3 + 1 + 1 + 1 known, plus the runtime's own waiting goroutines.
+    assert!(blocked >= 38, "blocked goroutines {blocked}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30s_server_outage_delivers_every_window_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let go = GoService::start(tmp.path()).unwrap();
+    let mut server = TestServer::start(&tmp.path().join("data"), &[])
+        .await
+        .unwrap();
+    let pid = go.pid().to_string();
+    let agent = AgentProcess::start(
+        &server,
+        &[
+            "--service",
+            "shop",
+            "--pid",
+            &pid,
+            "--window",
+            "1s",
+            "--backoff-initial",
+            "200ms",
+            "--backoff-max",
+            "2s",
+            "--drain-timeout",
+            "20s",
+        ],
+        tmp.path().join("agent.log"),
+    );
+    let windows = "SELECT count(*) FROM metrics WHERE name = 'agent_window_seq'";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.sql_i64(windows).await.unwrap() < 3 {
+        assert!(Instant::now() < deadline, "no windows arrived in 30 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.kill9();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    server.start_again().await.unwrap();
+    // Let the backlog drain and a few live windows follow.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let s = summary(&agent.interrupt_and_wait(Duration::from_secs(40)));
+    assert_eq!(s["dropped"], 0);
+    assert_eq!(s["undelivered"], 0);
+    let n = s["windows"];
+    assert!(n >= 35, "only {n} windows in a run of 40 s");
+    let rows = server
+        .sql(
+            "SELECT CAST(value AS BIGINT), count(*) FROM metrics WHERE name = 'agent_window_seq' \
+             GROUP BY 1 ORDER BY 1",
+        )
+        .await
+        .unwrap();
+    let expected: Vec<Vec<serde_json::Value>> = (1..=n).map(|i| vec![i.into(), 1.into()]).collect();
+    assert_eq!(rows, expected, "every window 1..={n} exactly once");
+}
+
+fn chunk(agent: &str, seq: u64, service: &str) -> Chunk {
+    Chunk {
+        agent_id: agent.into(),
+        seq,
+        window_start_ns: 1_800_000_000_000_000_000 + seq as i64 * 10_000_000_000,
+        window_ns: 10_000_000_000,
+        service: service.into(),
+        metrics: vec![MetricPoint {
+            name: "seen".into(),
+            value: seq as f64,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Sends `chunks` on one stream; returns the acks.
+async fn send(server: &TestServer, chunks: Vec<Chunk>) -> Vec<Ack> {
+    let mut client = AgentIngestClient::connect(server.grpc_url.clone())
+        .await
+        .unwrap()
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let n = chunks.len();
+    let mut acks = client
+        .stream(futures::stream::iter(chunks))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while out.len() < n {
+        out.push(acks.message().await.unwrap().expect("an ack per chunk"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resends_are_stored_once_even_after_compaction_and_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start(&tmp.path().join("data"), &[])
+        .await
+        .unwrap();
+    let dup = |acks: &[Ack]| acks.iter().map(|a| a.duplicate).collect::<Vec<_>>();
+
+    let acks = send(
+        &server,
+        vec![chunk("a/1", 1, "svc"), chunk("a/1", 2, "svc")],
+    )
+    .await;
+    assert_eq!(dup(&acks), [false, false]);
+    // A lost ack: the agent resends 2, then goes on with 3; the copy of 3
+    // in the same stream is dropped too.
+    let acks = send(
+        &server,
+        vec![
+            chunk("a/1", 2, "svc"),
+            chunk("a/1", 3, "svc"),
+            chunk("a/1", 3, "svc"),
+        ],
+    )
+    .await;
+    assert_eq!(dup(&acks), [true, false, true]);
+    // Another agent's numbers are its own.
+    let acks = send(&server, vec![chunk("b/1", 1, "svc")]).await;
+    assert_eq!(dup(&acks), [false]);
+
+    // Into Parquet (the WAL segments go), then a crash: the marks survive.
+    server.flush().await.unwrap();
+    server.restart().await.unwrap();
+    let acks = send(
+        &server,
+        vec![chunk("a/1", 3, "svc"), chunk("a/1", 4, "svc")],
+    )
+    .await;
+    assert_eq!(dup(&acks), [true, false]);
+    // And from the WAL alone (no flush since): a crash right after the ack.
+    server.restart().await.unwrap();
+    let acks = send(&server, vec![chunk("a/1", 4, "svc")]).await;
+    assert_eq!(dup(&acks), [true]);
+
+    let rows = server
+        .sql("SELECT CAST(value AS BIGINT), count(*) FROM metrics WHERE name = 'seen' AND service = 'svc' GROUP BY 1 ORDER BY 1")
+        .await
+        .unwrap();
+    let expected: Vec<Vec<serde_json::Value>> = [(1, 2), (2, 1), (3, 1), (4, 1)]
+        .iter()
+        .map(|(v, n)| vec![(*v).into(), (*n).into()])
+        .collect();
+    assert_eq!(rows, expected, "a/1 sent 1..4 once each, b/1 sent 1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_chunk_is_refused_with_its_reason_and_the_stream_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("data"), &["--max-label-value-bytes", "64"])
+        .await
+        .unwrap();
+    let mut long = chunk("c/1", 2, "svc");
+    long.labels.insert("pod".into(), "x".repeat(100));
+    let acks = send(
+        &server,
+        vec![chunk("c/1", 1, ""), long, chunk("c/1", 3, "svc")],
+    )
+    .await;
+    assert!(acks[0].error.contains("no service"), "{:?}", acks[0].error);
+    assert!(
+        acks[1].error.contains("max_label_value_bytes"),
+        "{:?}",
+        acks[1].error
+    );
+    assert!(acks[2].error.is_empty() && !acks[2].duplicate);
+    let stored = server
+        .sql_i64("SELECT count(*) FROM metrics WHERE name = 'seen'")
+        .await
+        .unwrap();
+    assert_eq!(stored, 1, "only the good chunk is stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_transport_delivers_the_same_chunks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let go = GoService::start(tmp.path()).unwrap();
+    let server = TestServer::start(&tmp.path().join("data"), &[])
+        .await
+        .unwrap();
+    let pid = go.pid().to_string();
+    let log = tmp.path().join("agent.log");
+    let log_file = std::fs::File::create(&log).unwrap();
+    // To the HTTP port, as behind a proxy that only passes HTTP/1.1.
+    let child = Command::new(flarego_bin().unwrap())
+        .args(["agent", "--transport", "websocket", "--server", &server.url])
+        .args([
+            "--service",
+            "ws",
+            "--pid",
+            &pid,
+            "--window",
+            "1s",
+            "--windows",
+            "3",
+        ])
+        .env("FLAREGO_AGENT_TENANT", "team-ws")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .unwrap();
+    let agent = AgentProcess { child, log };
+    let s = summary(&agent.wait(Duration::from_secs(60)));
+    assert_eq!((s["windows"], s["delivered"]), (3, 3));
+    let rows = server
+        .sql(
+            "SELECT tenant, CAST(value AS BIGINT) FROM metrics WHERE name = 'agent_window_seq' \
+             AND service = 'ws' ORDER BY 2",
+        )
+        .await
+        .unwrap();
+    let expected: Vec<Vec<serde_json::Value>> =
+        (1..=3).map(|i| vec!["team-ws".into(), i.into()]).collect();
+    assert_eq!(rows, expected);
+    let spin = server
+        .sql_i64(
+            "SELECT count(*) FROM profiles WHERE profile_type = 'cpu' AND labels['source'] = 'perf' \
+             AND leaf(frames) = 'main.spin'",
+        )
+        .await
+        .unwrap();
+    assert!(
+        spin > 0,
+        "perf CPU stacks in main.spin arrived over WebSocket"
+    );
+}
