@@ -8,6 +8,7 @@
 
 mod agent_cmd;
 mod config_file;
+mod demo_cmd;
 mod query_cmd;
 mod server_cmd;
 mod size;
@@ -32,6 +33,9 @@ enum Command {
     /// Profile a Go service (pprof) and/or any process (perf), and stream
     /// one chunk per window to a server.
     Agent(Box<agent_cmd::AgentArgs>),
+    /// Start a server, an agent and a workload to profile; print a first
+    /// SQL answer. Ctrl-C stops all of it.
+    Demo(demo_cmd::DemoArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,6 +65,7 @@ fn run() -> anyhow::Result<()> {
             Command::Server(args) => server_cmd::run(*args).await,
             Command::Query(args) => query_cmd::run(args).await,
             Command::Agent(args) => agent_cmd::run_agent(*args).await,
+            Command::Demo(args) => demo_cmd::run(args).await,
         }
     })
 }

@@ -35,7 +35,8 @@ impl SymbolTable {
             syms.filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
                 .filter_map(|s| {
                     let name = s.name().ok().filter(|n| !n.is_empty())?;
-                    Some((s.address(), s.address() + s.size().max(1), name.to_string()))
+                    let name = format!("{:#}", rustc_demangle::demangle(name));
+                    Some((s.address(), s.address() + s.size().max(1), name))
                 })
                 .collect::<Vec<_>>()
         };

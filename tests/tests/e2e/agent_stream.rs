@@ -405,3 +405,91 @@ async fn the_websocket_transport_delivers_the_same_chunks() {
         "perf CPU stacks in main.spin arrived over WebSocket"
     );
 }
+
+/// `flarego demo`: a first SQL answer within a minute, and Ctrl-C stops
+/// the server, the agent and the Go workload.
+#[test]
+fn demo_answers_within_a_minute_and_stops_on_ctrl_c() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    // The demo builds the Go workload with `go`; make the test's Go the one it finds.
+    let go = flarego_tests::gotool::go().unwrap();
+    let path = format!(
+        "{}:{}",
+        go.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = Command::new(flarego_bin().unwrap())
+        .args([
+            "demo",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--grpc-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--window", "2s", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .env("PATH", path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("Ctrl-C stops the demo"))
+    {
+        let left = Duration::from_secs(60).saturating_sub(started.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(l) => seen.push(l),
+            Err(_) => panic!(
+                "no first answer within a minute; printed:\n{}",
+                seen.join("\n")
+            ),
+        }
+    }
+    let out = seen.join("\n");
+    assert!(out.contains("SQL API   http://127.0.0.1:"), "{out}");
+    let chan_receive = seen
+        .iter()
+        .find(|l| l.starts_with("chan receive"))
+        .unwrap_or_else(|| panic!("no goroutine answer:\n{out}"));
+    assert!(chan_receive.ends_with("| 25"), "{chan_receive}");
+    assert!(out.contains("main.spin"), "{out}");
+    let workload_pid: u32 = seen
+        .iter()
+        .find_map(|l| l.split("(pid ").nth(1))
+        .and_then(|p| p.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("no workload pid:\n{out}"));
+
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo still running 15 s after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "demo exited with {status}");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{workload_pid}")).exists(),
+        "the Go workload outlived the demo"
+    );
+}
