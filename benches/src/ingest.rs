@@ -1,32 +1,12 @@
 //! HTTP ingest throughput with the WAL on, and hot memory per row;
 //! the peer is `go tool pprof -proto` merging the same profiles.
 
+use crate::procs::{cpu_secs, rss_kib, spawn_server};
 use crate::synth::Shape;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// CPU seconds (user + system) used so far by a process.
-fn cpu_secs(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
@@ -67,7 +47,7 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     };
 
     // FlareGo: the release binary, WAL on, default settings.
-    let (mut child, url) = spawn_server(&tmp.path().join("data"))?;
+    let (mut child, url, _) = spawn_server(&tmp.path().join("data"), &["--hot-retention", "1h"])?;
     let client = reqwest::Client::new();
     for _ in 0..200 {
         if client
@@ -134,7 +114,7 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         .map(|m| m.len())
         .sum();
     let restart = Instant::now();
-    let (mut child, url2) = spawn_server(&tmp.path().join("data"))?;
+    let (mut child, url2, _) = spawn_server(&tmp.path().join("data"), &["--hot-retention", "1h"])?;
     let health_secs = restart.elapsed().as_secs_f64();
     loop {
         if client
@@ -224,33 +204,4 @@ fn chrono_now_secs() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// Starts the release server over `data` (hot retention 1 h, so every
-/// write stays in memory and in the WAL); returns it and its URL once it
-/// has printed its address.
-fn spawn_server(data: &std::path::Path) -> anyhow::Result<(std::process::Child, String)> {
-    let mut child = Command::new(crate::sibling_bin("flarego")?)
-        .args([
-            "server",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--print-addr",
-            "--hot-retention",
-            "1h",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .env("FLAREGO_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let url = line.trim().trim_start_matches("listening on ").to_string();
-    Ok((child, url))
 }

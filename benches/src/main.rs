@@ -9,12 +9,19 @@
 //! - `decode`: CPU per profile in each decoding step (no peer; a breakdown).
 //! - `query`: the flame-graph aggregation over 10 M rows, against DuckDB
 //!   on the same Parquet files.
+//! - `agent-overhead`: a busy Go HTTP service's throughput and p99 with
+//!   and without the agent; the agent's CPU and RSS.
+//! - `perf-jitter`: the perf sampler against `perf record` on the same
+//!   process: achieved rate, jitter, CPU cost.
 //!
 //! Build with `cargo build --release -p flarego -p flarego-benches`.
 
+mod agent_overhead;
 mod decode;
 mod density;
 mod ingest;
+mod perf_jitter;
+mod procs;
 mod query;
 mod synth;
 
@@ -42,6 +49,23 @@ enum Cmd {
     Density,
     /// Where ingest CPU goes: gunzip, protobuf decode, rows, per profile.
     Decode,
+    /// A busy Go HTTP service with and without the agent: throughput,
+    /// p99, and the agent's CPU and RSS.
+    AgentOverhead {
+        /// Seconds of load per configuration and round.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
+    /// The perf sampler against `perf record`: rate, jitter, CPU.
+    PerfJitter {
+        /// Seconds per rate.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Flame-graph aggregation over N rows against DuckDB.
     Query {
         #[arg(long, default_value_t = 10_000_000)]
@@ -64,6 +88,12 @@ fn main() -> anyhow::Result<()> {
             Cmd::Ingest { seconds, clients } => ingest::run(seconds, clients).await,
             Cmd::Density => density::run().await,
             Cmd::Decode => decode::run(),
+            Cmd::AgentOverhead {
+                seconds,
+                rounds,
+                clients,
+            } => agent_overhead::run(seconds, rounds, clients).await,
+            Cmd::PerfJitter { seconds } => perf_jitter::run(seconds).await,
             Cmd::Query {
                 rows,
                 runs,

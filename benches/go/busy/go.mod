@@ -1,0 +1,3 @@
+module flarego.bench/busy
+
+go 1.19

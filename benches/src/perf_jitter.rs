@@ -1,0 +1,96 @@
+//! The perf sampler against `perf record` on the same process (two
+//! goroutines spinning in `main.spin`), at 100, 1000 and 10000 Hz:
+//! achieved rate (samples per second of the target's CPU time, from
+//! /proc), the sampler's jitter (|CPU time between consecutive samples of
+//! a thread − period|), and what each sampler costs in CPU.
+
+use crate::procs::{cpu_secs, go_build, spawn_go};
+use flarego_agent::perf::{PerfConfig, PerfSampler};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// CPU seconds of all waited-for children so far.
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+pub async fn run(seconds: u64) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let bin = go_build("tests/go/goroutines", tmp.path())?;
+    let (mut go, _) = spawn_go(&bin, &["-serve", "127.0.0.1:0"])?;
+    let pid = go.id();
+    let pid_s = pid.to_string();
+    println!(
+        "| Hz | FlareGo achieved Hz | perf record achieved Hz | FlareGo jitter p50 µs | FlareGo jitter p99 µs | FlareGo lost | FlareGo sampler CPU % | perf record CPU % |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for hz in [100u32, 1000, 10_000] {
+        // FlareGo's sampler, in this (otherwise idle) process.
+        let (self0, target0) = (cpu_secs("self"), cpu_secs(&pid_s));
+        let sampler = PerfSampler::start(PerfConfig {
+            pid,
+            hz,
+            buffer_pages: if hz > 1000 { 64 } else { 16 },
+        })?;
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        let w = sampler.take();
+        drop(sampler);
+        let (self1, target1) = (cpu_secs("self"), cpu_secs(&pid_s));
+        let ours_hz = w.samples as f64 / (target1 - target0);
+        let ours_cpu = (self1 - self0) / seconds as f64 * 100.0;
+
+        // perf record, same event and period, frame-pointer call graphs.
+        let data = tmp.path().join(format!("perf-{hz}.data"));
+        let period = (1_000_000_000 / u64::from(hz)).to_string();
+        let (c0, t0) = (children_cpu(), cpu_secs(&pid_s));
+        let st = Command::new("perf")
+            .args([
+                "record",
+                "-q",
+                "-e",
+                "cpu-clock",
+                "-c",
+                &period,
+                "-g",
+                "-p",
+                &pid_s,
+                "-o",
+            ])
+            .arg(&data)
+            .args(["--", "sleep", &seconds.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        let (c1, t1) = (children_cpu(), cpu_secs(&pid_s));
+        anyhow::ensure!(st.success(), "perf record failed");
+        let script = Command::new("perf")
+            .args(["script", "-F", "tid", "-i"])
+            .arg(&data)
+            .stderr(Stdio::null())
+            .output()?;
+        let peer_samples = script
+            .stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+        let peer_hz = peer_samples as f64 / (t1 - t0);
+        let peer_cpu = (c1 - c0) / seconds as f64 * 100.0;
+        let us = |q: f64| w.jitter_quantile(q).map_or(0.0, |v| v as f64 / 1000.0);
+        println!(
+            "| {hz} | {ours_hz:.1} | {peer_hz:.1} | {:.1} | {:.1} | {} | {ours_cpu:.2} | {peer_cpu:.2} |",
+            us(0.5),
+            us(0.99),
+            w.lost
+        );
+    }
+    let _ = go.kill();
+    let _ = go.wait();
+    println!(
+        "\n{seconds} s per rate per sampler; achieved Hz = samples / target CPU seconds (/proc)."
+    );
+    Ok(())
+}
