@@ -1,21 +1,26 @@
 //! # flarego-agent
 //!
-//! The agent that runs beside a Go service. This version holds its first
-//! parts: [`scrape::Scraper`] fetches a service's endpoints, and readers
-//! turn what it fetches into what FlareGo stores:
+//! The agent that runs beside a service and streams one chunk per window
+//! to a FlareGo server ([`run::run`] is the loop, `flarego agent` the CLI).
 //!
 //! ```text
-//! GET /debug/pprof/goroutine?debug=2 ──▶ goroutines::parse ──▶ Vec<Goroutine>
-//!                                         (id, state, wait minutes, frames, created by)
-//!                                     ──▶ census::Census::of ──▶ count per (state, stack),
-//!                                         per state, blocked
-//! GET /debug/pprof/{allocs,block,mutex} ──▶ delta::delta(current, previous)
-//!                     ──▶ what happened in the window (pprof)
-//! GET /debug/vars ──▶ memstats::MemStats::parse ──▶ heap, GC count,
-//!                     pauses_since(previous NumGC)
+//! pprof sources (a Go service's net/http/pprof)                     window.rs
+//!   GET /debug/pprof/profile?seconds=W ──▶ CPU of the window
+//!   GET /debug/pprof/goroutine?debug=2 ──▶ goroutines::parse ──▶ census::Census
+//!                                          (count per state and stack, blocked)
+//!   GET /debug/pprof/heap; {allocs,block,mutex} ──▶ delta::delta (per window)
+//!   GET /debug/vars ──▶ memstats (heap, GC count, pauses in the window)
+//! perf source (any pid)                                              perf/
+//!   perf_event_open cpu-clock per thread ──▶ call chains ──▶ ELF symbols ──▶ pprof
+//! own cost: selfstats (CPU%, RSS)
+//!        │
+//!        ▼
+//! Chunk { agent id, seq, profiles, goroutines, metrics }             run.rs
+//!        ──▶ Outbox (bounded, oldest dropped)                        outbox.rs
+//!        ──▶ upload::run: gRPC bidi / WebSocket, acks, backoff       upload/
 //! ```
 //!
-//! Scraping, windowing and the upload to the server build on it.
+//! A source that fails is logged and counted and retried next window.
 
 pub mod census;
 pub mod delta;
