@@ -20,6 +20,9 @@ pub struct Census {
     pub total: u64,
     /// Goroutines whose stack Go cut short (`...additional frames elided...`).
     pub elided: u64,
+    /// State → the longest wait Go reports in it (`[chan receive, 12 minutes]`;
+    /// Go only says so after a minute).
+    pub longest_wait_minutes: BTreeMap<String, u32>,
 }
 
 impl Census {
@@ -40,6 +43,10 @@ impl Census {
                 c.blocked += 1;
             }
             c.total += 1;
+            if let Some(m) = g.wait_minutes {
+                let e = c.longest_wait_minutes.entry(g.state.clone()).or_default();
+                *e = (*e).max(m);
+            }
         }
         c
     }
@@ -67,5 +74,15 @@ mod tests {
         assert_eq!(*n, 25);
         assert_eq!(frames, &vec!["main.waitOnChan".to_string()]);
         assert_eq!(c.stacks.values().sum::<u64>(), 40);
+    }
+
+    #[test]
+    fn keeps_the_longest_wait_per_state() {
+        let dump = "goroutine 7 [chan receive, 12 minutes]:\nmain.a()\n\t/x/main.go:3 +0x1\n\n\
+                    goroutine 8 [chan receive, 3 minutes]:\nmain.a()\n\t/x/main.go:3 +0x1\n\n\
+                    goroutine 9 [select]:\nmain.b()\n\t/x/main.go:9 +0x1\n";
+        let c = Census::of(&crate::goroutines::parse(dump).unwrap());
+        assert_eq!(c.longest_wait_minutes.get("chan receive"), Some(&12));
+        assert_eq!(c.longest_wait_minutes.get("select"), None);
     }
 }

@@ -83,6 +83,11 @@ pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> C
                 m.labels.insert("state".into(), state.clone());
                 metrics.push(m);
             }
+            for (state, minutes) in &c.longest_wait_minutes {
+                let mut m = point("go_goroutines_wait_minutes_max", f64::from(*minutes));
+                m.labels.insert("state".into(), state.clone());
+                metrics.push(m);
+            }
             metrics.push(point("go_goroutines_blocked", c.blocked as f64));
             metrics.push(point("go_goroutines_total", c.total as f64));
         }
