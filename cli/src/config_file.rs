@@ -26,6 +26,20 @@ pub struct ServerFile {
     pub max_labels: Option<usize>,
     pub max_label_name_bytes: Option<usize>,
     pub max_label_value_bytes: Option<usize>,
+    pub auth: Option<String>,
+    pub jwt_hs256_secret_file: Option<String>,
+    pub jwt_public_key: Option<String>,
+    pub jwks_file: Option<String>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub jwt_leeway: Option<String>,
+    pub ingest_bytes_per_sec: Option<String>,
+    pub ingest_requests_per_sec: Option<u64>,
+    pub queries_per_sec: Option<u64>,
+    pub max_concurrent_queries: Option<usize>,
+    pub token_requests_per_sec: Option<u64>,
+    pub query_timeout: Option<String>,
+    pub query_memory_bytes: Option<String>,
 }
 
 /// Keys of the `[agent]` table.

@@ -12,6 +12,7 @@ mod demo_cmd;
 mod query_cmd;
 mod server_cmd;
 mod size;
+mod token_cmd;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -36,6 +37,9 @@ enum Command {
     /// Start a server, an agent and a workload to profile; print a first
     /// SQL answer. Ctrl-C stops all of it.
     Demo(demo_cmd::DemoArgs),
+    /// Mint tokens for the built-in HS256 issuer.
+    #[command(subcommand)]
+    Token(token_cmd::TokenCmd),
 }
 
 fn main() -> std::process::ExitCode {
@@ -66,6 +70,7 @@ fn run() -> anyhow::Result<()> {
             Command::Query(args) => query_cmd::run(args).await,
             Command::Agent(args) => agent_cmd::run_agent(*args).await,
             Command::Demo(args) => demo_cmd::run(args).await,
+            Command::Token(cmd) => token_cmd::run(cmd),
         }
     })
 }

@@ -26,6 +26,9 @@ pub struct QueryArgs {
     /// Tenant to query (sent as X-Scope-OrgID).
     #[arg(long, env = "FLAREGO_TENANT")]
     tenant: Option<String>,
+    /// Bearer token (servers with `--auth jwt`).
+    #[arg(long, env = "FLAREGO_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
@@ -35,6 +38,9 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         .json(&serde_json::json!({"sql": args.sql}));
     if let Some(t) = &args.tenant {
         req = req.header("X-Scope-OrgID", t);
+    }
+    if let Some(t) = &args.token {
+        req = req.bearer_auth(t);
     }
     let resp = req.send().await.with_context(|| format!("POST {url}"))?;
     let status = resp.status();

@@ -1,9 +1,11 @@
 //! `flarego server`: flags → [`ServerConfig`], then run until Ctrl-C.
 
-use crate::config_file::ConfigFile;
+use crate::config_file::{ConfigFile, ServerFile};
 use crate::size::parse_size;
 use anyhow::{Context, bail};
 use clap::Args;
+use flarego_ingest::auth::{AuthConfig, JwtConfig, Verifier};
+use flarego_ingest::ratelimit::RateLimits;
 use flarego_ingest::{Limits, ServerConfig};
 use flarego_storage::{ColdStoreConfig, StorageConfig};
 use std::net::SocketAddr;
@@ -70,6 +72,52 @@ pub struct ServerArgs {
     /// Longest label value, service or instance, in bytes [default: 4096].
     #[arg(long, env = "FLAREGO_MAX_LABEL_VALUE_BYTES")]
     max_label_value_bytes: Option<usize>,
+    /// `none` (loopback only) or `jwt` [default: none].
+    #[arg(long, env = "FLAREGO_AUTH")]
+    auth: Option<String>,
+    /// HS256 secret (at least 32 bytes), the key `flarego token create` signs with.
+    #[arg(long, env = "FLAREGO_JWT_HS256_SECRET_FILE")]
+    jwt_hs256_secret_file: Option<PathBuf>,
+    /// RS256 or ES256 public key, PEM.
+    #[arg(long, env = "FLAREGO_JWT_PUBLIC_KEY")]
+    jwt_public_key: Option<PathBuf>,
+    /// JWKS file (`{"keys": [...]}`) of RS256/ES256 public keys.
+    #[arg(long, env = "FLAREGO_JWKS_FILE")]
+    jwks_file: Option<PathBuf>,
+    /// Required `iss` claim [default: none].
+    #[arg(long, env = "FLAREGO_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// Required `aud` claim [default: none].
+    #[arg(long, env = "FLAREGO_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
+    /// Clock skew allowed on exp and nbf [default: 60s].
+    #[arg(long, env = "FLAREGO_JWT_LEEWAY")]
+    jwt_leeway: Option<String>,
+    /// Allow a non-loopback address with auth off (anyone who can connect
+    /// may read and write every tenant).
+    #[arg(long, env = "FLAREGO_INSECURE_NO_AUTH", default_value_t = false)]
+    insecure_no_auth: bool,
+    /// Per tenant ingest bytes per second, 0 = off [default: 64MiB].
+    #[arg(long, env = "FLAREGO_INGEST_BYTES_PER_SEC")]
+    ingest_bytes_per_sec: Option<String>,
+    /// Per tenant ingest requests per second, 0 = off [default: 1000].
+    #[arg(long, env = "FLAREGO_INGEST_REQUESTS_PER_SEC")]
+    ingest_requests_per_sec: Option<u64>,
+    /// Per tenant queries per second, 0 = off [default: 50].
+    #[arg(long, env = "FLAREGO_QUERIES_PER_SEC")]
+    queries_per_sec: Option<u64>,
+    /// Per tenant queries running at once, 0 = off [default: 8].
+    #[arg(long, env = "FLAREGO_MAX_CONCURRENT_QUERIES")]
+    max_concurrent_queries: Option<usize>,
+    /// Per token requests per second, 0 = off [default: 500].
+    #[arg(long, env = "FLAREGO_TOKEN_REQUESTS_PER_SEC")]
+    token_requests_per_sec: Option<u64>,
+    /// Longest a query may run [default: 60s].
+    #[arg(long, env = "FLAREGO_QUERY_TIMEOUT")]
+    query_timeout: Option<String>,
+    /// Memory one query may use in sorts, joins, aggregations; 0 = off [default: 2GiB].
+    #[arg(long, env = "FLAREGO_QUERY_MEMORY_BYTES")]
+    query_memory_bytes: Option<String>,
     /// Print the bound HTTP address as `listening on http://ADDR` on stdout.
     #[arg(long, env = "FLAREGO_PRINT_ADDR", default_value_t = false)]
     print_addr: bool,
@@ -94,13 +142,16 @@ impl ServerArgs {
             Some(p) => ConfigFile::load(p)?.server,
             None => Default::default(),
         };
+        let auth = self.auth_config(&file)?;
         let d = ServerConfig::default();
         let sd = StorageConfig::default();
         let ld = Limits::default();
         let http_addr = self.http_addr.or(file.http_addr).unwrap_or(d.http_addr);
         let grpc_addr = self.grpc_addr.or(file.grpc_addr).unwrap_or(d.grpc_addr);
-        check_loopback("http-addr", &http_addr)?;
-        check_loopback("grpc-addr", &grpc_addr)?;
+        if !auth.is_on() && !self.insecure_no_auth {
+            check_loopback("http-addr", &http_addr)?;
+            check_loopback("grpc-addr", &grpc_addr)?;
+        }
         let window = match self.window.or(file.window) {
             Some(v) => duration("window", &v)?,
             None => sd.window,
@@ -167,18 +218,111 @@ impl ServerArgs {
                 .or(file.max_label_value_bytes)
                 .unwrap_or(ld.max_label_value_bytes),
         };
+        let rd = RateLimits::default();
+        let rate_limits = RateLimits {
+            ingest_bytes_per_sec: match self.ingest_bytes_per_sec.or(file.ingest_bytes_per_sec) {
+                Some(v) => size("ingest-bytes-per-sec", &v)? as u64,
+                None => rd.ingest_bytes_per_sec,
+            },
+            ingest_requests_per_sec: self
+                .ingest_requests_per_sec
+                .or(file.ingest_requests_per_sec)
+                .unwrap_or(rd.ingest_requests_per_sec),
+            queries_per_sec: self
+                .queries_per_sec
+                .or(file.queries_per_sec)
+                .unwrap_or(rd.queries_per_sec),
+            max_concurrent_queries: self
+                .max_concurrent_queries
+                .or(file.max_concurrent_queries)
+                .unwrap_or(rd.max_concurrent_queries),
+            token_requests_per_sec: self
+                .token_requests_per_sec
+                .or(file.token_requests_per_sec)
+                .unwrap_or(rd.token_requests_per_sec),
+        };
+        let mut query = d.query;
+        if let Some(v) = self.query_memory_bytes.or(file.query_memory_bytes) {
+            query.memory_limit_bytes = size("query-memory-bytes", &v)?;
+        }
         Ok(ServerConfig {
             http_addr,
             grpc_addr,
             storage,
-            query: d.query,
+            query,
             limits,
+            auth,
+            rate_limits,
+            query_timeout: match self.query_timeout.or(file.query_timeout) {
+                Some(v) => duration("query-timeout", &v)?,
+                None => d.query_timeout,
+            },
         })
+    }
+
+    /// `--auth` and the key files.
+    fn auth_config(&self, file: &ServerFile) -> anyhow::Result<AuthConfig> {
+        let mode = self
+            .auth
+            .clone()
+            .or(file.auth.clone())
+            .unwrap_or_else(|| "none".into());
+        let read = |flag: &str,
+                    p: &Option<PathBuf>,
+                    f: &Option<String>|
+         -> anyhow::Result<Option<Vec<u8>>> {
+            match p.clone().or(f.clone().map(PathBuf::from)) {
+                None => Ok(None),
+                Some(path) => std::fs::read(&path)
+                    .map(Some)
+                    .with_context(|| format!("--{flag} {}", path.display())),
+            }
+        };
+        match mode.as_str() {
+            "none" => Ok(AuthConfig::None),
+            "jwt" => {
+                let secret = read(
+                    "jwt-hs256-secret-file",
+                    &self.jwt_hs256_secret_file,
+                    &file.jwt_hs256_secret_file,
+                )?;
+                let jwt = JwtConfig {
+                    hs256_secret: secret.map(|s| trim_secret(&s)),
+                    public_key_pem: read(
+                        "jwt-public-key",
+                        &self.jwt_public_key,
+                        &file.jwt_public_key,
+                    )?,
+                    jwks_json: read("jwks-file", &self.jwks_file, &file.jwks_file)?
+                        .map(|b| String::from_utf8_lossy(&b).into_owned()),
+                    issuer: self.jwt_issuer.clone().or(file.jwt_issuer.clone()),
+                    audience: self.jwt_audience.clone().or(file.jwt_audience.clone()),
+                    leeway_secs: match self.jwt_leeway.clone().or(file.jwt_leeway.clone()) {
+                        Some(v) => humantime::parse_duration(&v)
+                            .with_context(|| format!("--jwt-leeway {v:?}"))?
+                            .as_secs(),
+                        None => 60,
+                    },
+                };
+                let verifier = Verifier::new(&jwt).context("--auth jwt")?;
+                Ok(AuthConfig::Jwt(std::sync::Arc::new(verifier)))
+            }
+            other => bail!("--auth {other:?}: use none or jwt"),
+        }
     }
 }
 
-/// Without auth (this version has none yet), only loopback addresses may
-/// be bound.
+/// A secret file's bytes without a trailing newline (editors add one).
+pub fn trim_secret(s: &[u8]) -> Vec<u8> {
+    let mut v = s.to_vec();
+    while v.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        v.pop();
+    }
+    v
+}
+
+/// Without auth, only loopback addresses may be bound (unless
+/// `--insecure-no-auth`).
 fn check_loopback(flag: &str, addr: &str) -> anyhow::Result<()> {
     let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -189,7 +333,7 @@ fn check_loopback(flag: &str, addr: &str) -> anyhow::Result<()> {
             .unwrap_or(false);
     if !loopback {
         bail!(
-            "--{flag} {addr}: refusing to listen on a non-loopback address without authentication"
+            "--{flag} {addr}: refusing to listen on a non-loopback address without authentication (use --auth jwt, or --insecure-no-auth)"
         );
     }
     Ok(())

@@ -6,21 +6,29 @@
 //!   stored            ─▶ Ack { seq }
 //!   stored before     ─▶ Ack { seq, duplicate }
 //!   bad input         ─▶ Ack { seq, error }        (never stored; the agent drops it)
-//!   server not ready  ─▶ Err: the agent reconnects and resends
+//!   server not ready, rate limited ─▶ Err: the agent reconnects and resends
 //! ```
 
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::record::{IngestRecord, Source};
 use crate::routes::now_ns;
 use crate::state::AppState;
 use flarego_proto::agent::v1::{Ack, Chunk};
-use flarego_storage::TenantId;
 use prost::Message;
 use std::sync::atomic::Ordering;
 
-/// Stores `chunk` for `tenant` unless it was stored before.
-pub async fn receive(state: &AppState, tenant: TenantId, chunk: Chunk) -> Result<Ack, ApiError> {
+/// Stores `chunk` for the caller's tenant unless it was stored before;
+/// over a rate limit the stream ends (the agent backs off and resends).
+pub async fn receive(
+    state: &AppState,
+    principal: &Principal,
+    chunk: Chunk,
+) -> Result<Ack, ApiError> {
     let ready = state.ready()?;
+    state.limiter.ingest_request(principal)?;
+    state.limiter.ingest_bytes(principal, chunk.encoded_len())?;
+    let tenant = principal.tenant.clone();
     let c = &state.counters;
     c.agent_chunks.fetch_add(1, Ordering::Relaxed);
     let mut ack = Ack {

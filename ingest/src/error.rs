@@ -40,6 +40,17 @@ pub enum ApiError {
     NotReady,
     #[error("{0}")]
     TooManyRequests(String),
+    /// No token, or a token that does not verify. The reason goes to the
+    /// log only.
+    #[error("unauthorized: a valid bearer token is required")]
+    Unauthorized,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(String),
 }
@@ -51,7 +62,11 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(_) | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,7 +85,23 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(error = %detail, "request failed");
         }
-        (self.status(), Json(json!({"error": self.public_message()}))).into_response()
+        let mut r = (self.status(), Json(json!({"error": self.public_message()}))).into_response();
+        let h = r.headers_mut();
+        match &self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => {
+                h.insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+            }
+            ApiError::Unauthorized => {
+                h.insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            _ => {}
+        }
+        r
     }
 }
 

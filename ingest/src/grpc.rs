@@ -7,8 +7,9 @@
 //! the `x-scope-orgid` metadata entry, as on HTTP.
 
 use crate::agent_chunks::receive;
+use crate::auth::Permission;
 use crate::error::ApiError;
-use crate::state::{SharedState, write_tenant};
+use crate::state::SharedState;
 use flarego_proto::agent::v1::agent_ingest_server::{AgentIngest, AgentIngestServer};
 use flarego_proto::agent::v1::{Ack, Chunk};
 use futures::Stream;
@@ -40,6 +41,9 @@ fn status_of(e: ApiError) -> Status {
         ApiError::BadRequest(m) | ApiError::UnsupportedMediaType(m) => Status::invalid_argument(m),
         ApiError::PayloadTooLarge(m) => Status::resource_exhausted(m),
         ApiError::TooManyRequests(m) => Status::resource_exhausted(m),
+        ApiError::RateLimited { message, .. } => Status::resource_exhausted(message),
+        ApiError::Unauthorized => Status::unauthenticated(e.to_string()),
+        ApiError::Forbidden(m) => Status::permission_denied(m),
         ApiError::Internal(m) => {
             tracing::error!(error = %m, "agent stream failed");
             Status::internal("internal error")
@@ -58,7 +62,11 @@ impl AgentIngest for AgentIngestService {
         request: Request<Streaming<Chunk>>,
     ) -> Result<Response<AckStream>, Status> {
         let headers = request.metadata().clone().into_headers();
-        let tenant = write_tenant(&headers).map_err(status_of)?;
+        let principal = self
+            .state
+            .auth
+            .authorize(&headers, Permission::Ingest)
+            .map_err(status_of)?;
         self.state.ready().map_err(status_of)?;
         let mut inbound = request.into_inner();
         let state = self.state.clone();
@@ -74,9 +82,7 @@ impl AgentIngest for AgentIngestService {
                         break;
                     }
                 };
-                let reply = receive(&state, tenant.clone(), chunk)
-                    .await
-                    .map_err(status_of);
+                let reply = receive(&state, &principal, chunk).await.map_err(status_of);
                 let failed = reply.is_err();
                 if tx.send(reply).await.is_err() || failed {
                     break;

@@ -20,10 +20,12 @@
 //! answers at once and `/ready` when the WAL is replayed.
 
 pub mod agent_chunks;
+pub mod auth;
 pub mod decode;
 pub mod error;
 pub mod grpc;
 pub mod limits;
+pub mod ratelimit;
 pub mod record;
 pub mod routes;
 pub mod server;

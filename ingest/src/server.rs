@@ -26,6 +26,10 @@ pub struct ServerConfig {
     pub storage: StorageConfig,
     pub query: QueryConfig,
     pub limits: Limits,
+    pub auth: crate::auth::AuthConfig,
+    pub rate_limits: crate::ratelimit::RateLimits,
+    /// Longest a query may run. Default 60 s.
+    pub query_timeout: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +40,9 @@ impl Default for ServerConfig {
             storage: StorageConfig::default(),
             query: QueryConfig::default(),
             limits: Limits::default(),
+            auth: crate::auth::AuthConfig::None,
+            rate_limits: crate::ratelimit::RateLimits::default(),
+            query_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -113,7 +120,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         addr: config.grpc_addr.clone(),
         source,
     })?;
-    let state: SharedState = Arc::new(AppState::new(config.limits.clone()));
+    let mut app_state = AppState::new(
+        config.limits.clone(),
+        config.auth.clone(),
+        config.rate_limits.clone(),
+    );
+    app_state.query_timeout = config.query_timeout;
+    let state: SharedState = Arc::new(app_state);
     let app = router(state.clone());
     let grpc = tonic::transport::Server::builder()
         .add_service(crate::grpc::service(state.clone()))

@@ -1,8 +1,10 @@
 //! Shared server state: the engine (once the WAL is replayed), limits and
 //! request counters.
 
+use crate::auth::{AuthConfig, Permission, Principal};
 use crate::error::ApiError;
 use crate::limits::Limits;
+use crate::ratelimit::{Limiter, RateLimits};
 use axum::http::HeaderMap;
 use flarego_query::QueryEngine;
 use flarego_storage::{Engine, TenantId};
@@ -13,6 +15,10 @@ use std::sync::{Arc, OnceLock};
 pub struct AppState {
     ready: OnceLock<Ready>,
     pub limits: Limits,
+    pub auth: AuthConfig,
+    pub limiter: Limiter,
+    /// Longest a query may run.
+    pub query_timeout: std::time::Duration,
     pub counters: Counters,
 }
 
@@ -40,10 +46,13 @@ pub struct Counters {
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    pub fn new(limits: Limits) -> Self {
+    pub fn new(limits: Limits, auth: AuthConfig, rate_limits: RateLimits) -> Self {
         AppState {
             ready: OnceLock::new(),
             limits,
+            auth,
+            limiter: Limiter::new(rate_limits),
+            query_timeout: std::time::Duration::from_secs(60),
             counters: Counters::default(),
         }
     }
@@ -72,13 +81,7 @@ pub fn tenant_from_headers(headers: &HeaderMap) -> Result<Option<TenantId>, ApiE
     let s = v
         .to_str()
         .map_err(|_| ApiError::BadRequest("X-Scope-OrgID is not valid ASCII".into()))?;
-    let ok = !s.is_empty()
-        && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-        && s != "."
-        && s != "..";
-    if !ok {
+    if !valid_tenant(s) {
         return Err(ApiError::BadRequest(format!(
             "X-Scope-OrgID {s:?} is not a valid tenant: use 1-128 characters of [A-Za-z0-9_.-]"
         )));
@@ -86,7 +89,24 @@ pub fn tenant_from_headers(headers: &HeaderMap) -> Result<Option<TenantId>, ApiE
     Ok(Some(TenantId(s.to_string())))
 }
 
-/// The tenant a write goes to: the header's, else `default`.
-pub fn write_tenant(headers: &HeaderMap) -> Result<TenantId, ApiError> {
-    Ok(tenant_from_headers(headers)?.unwrap_or_else(TenantId::default_tenant))
+/// Whether `s` may name a tenant: 1-128 characters of `[A-Za-z0-9_.-]`,
+/// not `.` or `..` (it becomes a directory name).
+pub fn valid_tenant(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        && s != "."
+        && s != ".."
+}
+
+impl AppState {
+    /// Authenticates an ingest request and charges it to the rate limits:
+    /// its tenant is the token's (with auth off, `X-Scope-OrgID`, else
+    /// `default`), whatever the request says otherwise.
+    pub fn admit_ingest(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        let p = self.auth.authorize(headers, Permission::Ingest)?;
+        self.limiter.ingest_request(&p)?;
+        Ok(p)
+    }
 }

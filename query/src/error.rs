@@ -29,7 +29,9 @@ impl Error {
             D::SQL(..) | D::Plan(..) | D::SchemaError(..) | D::NotImplemented(..) => {
                 Error::InvalidQuery(e.to_string())
             }
-            D::ResourcesExhausted(m) => Error::ResourcesExhausted(m.clone()),
+            D::ResourcesExhausted(m) => {
+                Error::ResourcesExhausted(format!("query_memory_bytes (memory per query): {m}"))
+            }
             _ => Error::Execution(e.to_string()),
         }
     }

@@ -20,6 +20,10 @@ pub struct QueryConfig {
     pub target_partitions: usize,
     /// Rows per batch inside DataFusion. Default 8192.
     pub batch_size: usize,
+    /// Memory one query may hold in sorts, joins and aggregations (a
+    /// DataFusion memory pool per query); over it the query fails with an
+    /// error naming `query_memory_bytes`. Default 2 GiB; 0 turns it off.
+    pub memory_limit_bytes: usize,
 }
 
 impl Default for QueryConfig {
@@ -29,6 +33,7 @@ impl Default for QueryConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             batch_size: 8192,
+            memory_limit_bytes: 2 << 30,
         }
     }
 }
@@ -88,9 +93,10 @@ impl QueryEngine {
             // Cold files are already spread over partitions whole; splitting
             // them into byte ranges only reloads their footers.
             .with_repartition_file_scans(false);
+        let runtime = self.query_runtime();
         let state = SessionStateBuilder::new()
             .with_config(config)
-            .with_runtime_env(self.runtime.clone())
+            .with_runtime_env(runtime)
             .with_default_features()
             .with_optimizer_rule(Arc::new(LateFrames::new(self.frames_of.clone())))
             .build();
@@ -118,6 +124,25 @@ impl QueryEngine {
             ctx.register_udf(udf);
         }
         ctx
+    }
+
+    /// The runtime of one query: the shared object stores, and a memory
+    /// pool of its own when a limit is set.
+    fn query_runtime(&self) -> Arc<RuntimeEnv> {
+        if self.config.memory_limit_bytes == 0 {
+            return self.runtime.clone();
+        }
+        let pool = datafusion::execution::memory_pool::GreedyMemoryPool::new(
+            self.config.memory_limit_bytes,
+        );
+        RuntimeEnvBuilder::new()
+            .with_object_store_registry(self.runtime.object_store_registry.clone())
+            .with_memory_pool(Arc::new(pool))
+            .build_arc()
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot build a query runtime; using the shared one");
+                self.runtime.clone()
+            })
     }
 
     /// Runs one read-only SQL statement. DDL, DML (COPY, INSERT),

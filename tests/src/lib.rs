@@ -6,12 +6,14 @@
 //! - [`server::TestServer`] starts the real `flarego` binary on port 0,
 //!   waits for `/ready`, and kills it on drop.
 //! - [`pprof::ProfileBuilder`] writes pprof profiles with known content.
+//! - [`auth`] makes keys (openssl) and tokens, good and bad.
 //! - [`goservice::GoService`] runs the Go service with known goroutines.
 //! - [`gotool`] builds the Go workload under `tests/go/` and reads
 //!   `go tool pprof -raw` output.
 //! - [`slt`] runs `.slt` files against an in-process query engine holding
 //!   both hot and cold data.
 
+pub mod auth;
 pub mod goservice;
 pub mod gotool;
 pub mod pprof;

@@ -2,10 +2,12 @@
 //! Parquet now; with `merge=all`, also merge the small files of every
 //! hour (not only of closed hours) into one file per tenant and hour.
 
+use crate::auth::Permission;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,8 +18,10 @@ pub struct FlushParams {
 
 pub async fn flush(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     Query(p): Query<FlushParams>,
 ) -> Result<Json<Value>, ApiError> {
+    state.auth.authorize(&headers, Permission::Flush)?;
     let ready = state.ready()?;
     let report = ready.engine.flush().await?;
     let mut v = json!(report);

@@ -1,19 +1,19 @@
 //! `GET /api/v1/agent/ws`: the agent transport for networks that only
 //! pass HTTP/1.1. Same chunks and acks as the gRPC stream: each binary
 //! message is an `agent.v1.Chunk` (gzipped or not), answered by a binary
-//! `agent.v1.Ack` once it is in the WAL. The tenant is the upgrade
-//! request's `X-Scope-OrgID`.
+//! `agent.v1.Ack` once it is in the WAL. The upgrade request carries the
+//! token (`Authorization: Bearer`) or, with auth off, `X-Scope-OrgID`.
 
 use crate::agent_chunks::receive;
+use crate::auth::{Permission, Principal};
 use crate::decode::gzip::gunzip;
 use crate::error::ApiError;
-use crate::state::{SharedState, write_tenant};
+use crate::state::SharedState;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use flarego_proto::agent::v1::{Ack, Chunk};
-use flarego_storage::TenantId;
 use prost::Message as _;
 use std::sync::atomic::Ordering;
 
@@ -22,15 +22,15 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let tenant = write_tenant(&headers)?;
+    let principal = state.auth.authorize(&headers, Permission::Ingest)?;
     state.ready()?;
     let limit = state.limits.max_body_bytes;
     Ok(ws
         .max_message_size(limit)
-        .on_upgrade(move |socket| serve(socket, state, tenant)))
+        .on_upgrade(move |socket| serve(socket, state, principal)))
 }
 
-async fn serve(mut socket: WebSocket, state: SharedState, tenant: TenantId) {
+async fn serve(mut socket: WebSocket, state: SharedState, principal: Principal) {
     state.counters.agent_streams.fetch_add(1, Ordering::Relaxed);
     while let Some(msg) = socket.recv().await {
         let bytes = match msg {
@@ -39,7 +39,7 @@ async fn serve(mut socket: WebSocket, state: SharedState, tenant: TenantId) {
             Ok(_) => continue,
         };
         let ack = match decode(&state, &bytes) {
-            Ok(chunk) => match receive(&state, tenant.clone(), chunk).await {
+            Ok(chunk) => match receive(&state, &principal, chunk).await {
                 Ok(ack) => ack,
                 Err(e) => {
                     tracing::warn!(error = %e, "agent WebSocket closed");

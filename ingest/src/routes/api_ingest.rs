@@ -6,7 +6,7 @@ use crate::decode::DecodeError;
 use crate::decode::labels::{check_label, check_label_count, check_value};
 use crate::error::ApiError;
 use crate::record::{IngestRecord, Source};
-use crate::state::{SharedState, write_tenant};
+use crate::state::SharedState;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -20,7 +20,8 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = write_tenant(&headers)?;
+    let principal = state.admit_ingest(&headers)?;
+    let tenant = principal.tenant.clone();
     let limits = &state.limits;
     let service = params
         .remove("service")
@@ -49,7 +50,7 @@ pub async fn ingest(
         labels.insert(k, v);
     }
     check_label_count(&labels, limits)?;
-    let body = read_body(&state, &headers, body).await?;
+    let body = read_body(&state, &principal, &headers, body).await?;
     let record = IngestRecord {
         tenant,
         received_ns: now_ns(),

@@ -12,7 +12,7 @@ use crate::decode::labels::parse_app_name;
 use crate::decode::types::{folded_type, is_known_suffix};
 use crate::error::ApiError;
 use crate::record::{IngestRecord, Source};
-use crate::state::{SharedState, write_tenant};
+use crate::state::SharedState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
@@ -40,7 +40,8 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(), ApiError> {
-    let tenant = write_tenant(&headers)?;
+    let principal = state.admit_ingest(&headers)?;
+    let tenant = principal.tenant.clone();
     let limits = &state.limits;
     let raw_name = p.name.as_deref().ok_or_else(|| DecodeError::BadParam {
         param: "name".into(),
@@ -82,7 +83,7 @@ pub async fn ingest(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = read_body(&state, &headers, body).await?;
+    let body = read_body(&state, &principal, &headers, body).await?;
     let multipart = content_type.starts_with("multipart/form-data");
     let format = match p.format.as_deref() {
         Some("pprof") => Format::Pprof,

@@ -1,13 +1,21 @@
 //! `GET /metrics`: Prometheus text exposition.
 
+use crate::auth::Permission;
+use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
+/// Counters span every tenant, so with auth on only a token with the
+/// `metrics` permission (admins) may read them.
+pub async fn metrics(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    state.auth.authorize(&headers, Permission::Metrics)?;
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: &AtomicU64| {
         let _ = writeln!(
@@ -97,5 +105,5 @@ pub async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
             hot.sample_rows, hot.bytes, hot.windows
         );
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

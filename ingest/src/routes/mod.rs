@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod push;
 pub mod query;
 
+use crate::auth::Principal;
 use crate::decode::gzip::gunzip;
 use crate::decode::{DecodeError, DecodeResult};
 use crate::error::ApiError;
@@ -19,10 +20,12 @@ use axum::http::HeaderMap;
 use flarego_storage::Lsn;
 use std::sync::atomic::Ordering;
 
-/// Reads the body, refusing more than `max_body_bytes`, and inflates it
-/// when sent with `Content-Encoding: gzip`.
+/// Reads the body, refusing more than `max_body_bytes`, charges its size
+/// to the caller's ingest rate, and inflates it when sent with
+/// `Content-Encoding: gzip`.
 pub async fn read_body(
     state: &AppState,
+    principal: &Principal,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Bytes, ApiError> {
@@ -38,6 +41,7 @@ pub async fn read_body(
             ApiError::BadRequest(format!("cannot read request body: {e}"))
         }
     })?;
+    state.limiter.ingest_bytes(principal, bytes.len())?;
     let gzipped = headers
         .get(axum::http::header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())

@@ -6,7 +6,7 @@ use super::{commit, now_ns, read_body};
 use crate::decode::push::push_from_json;
 use crate::error::ApiError;
 use crate::record::{IngestRecord, Source};
-use crate::state::{SharedState, write_tenant};
+use crate::state::SharedState;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -39,7 +39,8 @@ async fn handle(
     body: Body,
     json_codec: bool,
 ) -> Result<(), ApiError> {
-    let tenant = write_tenant(headers)?;
+    let principal = state.admit_ingest(headers)?;
+    let tenant = principal.tenant.clone();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -52,7 +53,7 @@ async fn handle(
             "Content-Type {content_type:?} is not application/proto or application/json"
         )));
     }
-    let body = read_body(state, headers, body).await?;
+    let body = read_body(state, &principal, headers, body).await?;
     let proto = if json_codec {
         push_from_json(&body)?.encode_to_vec()
     } else {
@@ -79,15 +80,25 @@ fn connect_error(e: ApiError) -> Response {
         ApiError::PayloadTooLarge(_) => "resource_exhausted",
         ApiError::UnsupportedMediaType(_) => "invalid_argument",
         ApiError::NotReady => "unavailable",
-        ApiError::TooManyRequests(_) => "resource_exhausted",
+        ApiError::TooManyRequests(_) | ApiError::RateLimited { .. } => "resource_exhausted",
+        ApiError::Unauthorized => "unauthenticated",
+        ApiError::Forbidden(_) => "permission_denied",
         ApiError::Internal(detail) => {
             tracing::error!(error = %detail, "push failed");
             "internal"
         }
     };
-    (
+    let mut r = (
         e.status(),
         Json(json!({"code": code, "message": e.public_message()})),
     )
-        .into_response()
+        .into_response();
+    if let ApiError::RateLimited {
+        retry_after_secs, ..
+    } = &e
+    {
+        r.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+    }
+    r
 }

@@ -1,8 +1,9 @@
 //! `POST /api/v1/query` with `{"sql": "..."}`: JSON rows, or an Arrow IPC
 //! stream when the request sends `Accept: application/vnd.apache.arrow.stream`.
 
+use crate::auth::Permission;
 use crate::error::ApiError;
-use crate::state::{SharedState, tenant_from_headers};
+use crate::state::SharedState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -26,12 +27,22 @@ pub async fn query(
     let req: QueryRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!("body must be JSON {{\"sql\": \"...\"}}: {e}"))
     })?;
+    let principal = state.auth.authorize(&headers, Permission::Query)?;
     let ready = state.ready()?;
-    // Without auth, X-Scope-OrgID narrows the query to one tenant; absent,
-    // the loopback operator sees every tenant.
-    let tenant = tenant_from_headers(&headers)?;
+    // A reader sees its token's tenant only. An admin (or anyone with auth
+    // off, on loopback) sees every tenant, or the one X-Scope-OrgID names.
+    let tenant = principal.read_scope(&headers)?;
+    let _slot = state.limiter.query(&principal)?;
     state.counters.queries.fetch_add(1, Ordering::Relaxed);
-    let out = match ready.query.sql(tenant, &req.sql).await {
+    let limit = state.query_timeout;
+    let run = tokio::time::timeout(limit, ready.query.sql(tenant, &req.sql));
+    let answer = run.await.unwrap_or_else(|_| {
+        Err(flarego_query::Error::ResourcesExhausted(format!(
+            "the query ran longer than the limit query_timeout = {}",
+            humanize(limit)
+        )))
+    });
+    let out = match answer {
         Ok(o) => o,
         Err(e) => {
             state
@@ -51,4 +62,12 @@ pub async fn query(
     }
     let json = output::to_json(&out).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(json).into_response())
+}
+
+fn humanize(d: std::time::Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }

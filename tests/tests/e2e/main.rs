@@ -10,4 +10,5 @@ mod go_profiles;
 mod hot_cold;
 mod ingest_apis;
 mod perf_sampler;
+mod security;
 mod sql_semantics;

@@ -1,0 +1,169 @@
+//! JWT verification. Each configured key carries the algorithms it may be
+//! used with (an HMAC secret: HS256; an RSA key: RS256; an EC P-256 key:
+//! ES256), and a token is checked only against keys whose algorithms
+//! include its header's, so `alg: none` and algorithm confusion (an RSA
+//! public key taken as an HMAC secret) cannot pass.
+
+use super::claims::Claims;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+
+/// Key material and checks, as read from the configured files.
+#[derive(Debug, Clone, Default)]
+pub struct JwtConfig {
+    /// HS256 shared secret (the built-in issuer of `flarego token create`).
+    pub hs256_secret: Option<Vec<u8>>,
+    /// An RS256 or ES256 public key, PEM.
+    pub public_key_pem: Option<Vec<u8>>,
+    /// A JWKS document (`{"keys": [...]}`).
+    pub jwks_json: Option<String>,
+    /// Required `iss`, when set.
+    pub issuer: Option<String>,
+    /// Required `aud`, when set.
+    pub audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`, seconds.
+    pub leeway_secs: u64,
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtConfigError {
+    #[error(
+        "auth is jwt but no key is configured: give an HS256 secret file, a public key or a JWKS file"
+    )]
+    NoKey,
+    #[error("the HS256 secret is {0} bytes; use at least 32")]
+    ShortSecret(usize),
+    #[error("the public key is neither an RSA nor an EC P-256 PEM key: {0}")]
+    PublicKey(String),
+    #[error("the JWKS document: {0}")]
+    Jwks(String),
+}
+
+struct Key {
+    kid: Option<String>,
+    key: DecodingKey,
+    algorithms: Vec<Algorithm>,
+}
+
+/// Checks tokens against the configured keys.
+pub struct Verifier {
+    keys: Vec<Key>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway_secs: u64,
+}
+
+impl Verifier {
+    pub fn new(config: &JwtConfig) -> Result<Verifier, JwtConfigError> {
+        let mut keys = Vec::new();
+        if let Some(secret) = &config.hs256_secret {
+            if secret.len() < 32 {
+                return Err(JwtConfigError::ShortSecret(secret.len()));
+            }
+            keys.push(Key {
+                kid: None,
+                key: DecodingKey::from_secret(secret),
+                algorithms: vec![Algorithm::HS256],
+            });
+        }
+        if let Some(pem) = &config.public_key_pem {
+            let key = match DecodingKey::from_rsa_pem(pem) {
+                Ok(k) => Key {
+                    kid: None,
+                    key: k,
+                    algorithms: vec![Algorithm::RS256],
+                },
+                Err(rsa) => match DecodingKey::from_ec_pem(pem) {
+                    Ok(k) => Key {
+                        kid: None,
+                        key: k,
+                        algorithms: vec![Algorithm::ES256],
+                    },
+                    Err(ec) => {
+                        return Err(JwtConfigError::PublicKey(format!(
+                            "as RSA: {rsa}; as EC: {ec}"
+                        )));
+                    }
+                },
+            };
+            keys.push(key);
+        }
+        if let Some(json) = &config.jwks_json {
+            let set: JwkSet =
+                serde_json::from_str(json).map_err(|e| JwtConfigError::Jwks(e.to_string()))?;
+            for jwk in &set.keys {
+                let algorithms = match &jwk.algorithm {
+                    AlgorithmParameters::RSA(_) => vec![Algorithm::RS256],
+                    AlgorithmParameters::EllipticCurve(_) => vec![Algorithm::ES256],
+                    // Shared secrets and other key types do not belong in a
+                    // public key set.
+                    _ => continue,
+                };
+                let key =
+                    DecodingKey::from_jwk(jwk).map_err(|e| JwtConfigError::Jwks(e.to_string()))?;
+                keys.push(Key {
+                    kid: jwk.common.key_id.clone(),
+                    key,
+                    algorithms,
+                });
+            }
+        }
+        if keys.is_empty() {
+            return Err(JwtConfigError::NoKey);
+        }
+        Ok(Verifier {
+            keys,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            leeway_secs: config.leeway_secs,
+        })
+    }
+
+    /// The token's claims, or why it is refused (for the log only).
+    pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        let header = decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+        let candidates: Vec<&Key> = self
+            .keys
+            .iter()
+            .filter(|k| k.algorithms.contains(&header.alg))
+            .filter(|k| match (&header.kid, &k.kid) {
+                (Some(want), Some(have)) => want == have,
+                _ => true,
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Err(format!(
+                "no configured key takes algorithm {:?}{}",
+                header.alg,
+                header
+                    .kid
+                    .as_deref()
+                    .map(|k| format!(" with kid {k:?}"))
+                    .unwrap_or_default()
+            ));
+        }
+        let mut last = String::new();
+        for k in candidates {
+            let mut v = Validation::new(header.alg);
+            v.algorithms = k.algorithms.clone();
+            v.leeway = self.leeway_secs;
+            v.validate_nbf = true;
+            v.validate_exp = true;
+            v.set_required_spec_claims(&["exp"]);
+            match &self.issuer {
+                Some(iss) => v.set_issuer(&[iss]),
+                None => v.iss = None,
+            }
+            match &self.audience {
+                Some(aud) => v.set_audience(&[aud]),
+                None => v.validate_aud = false,
+            }
+            match decode::<Claims>(token, &k.key, &v) {
+                Ok(data) => return Ok(data.claims),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(format!("token refused: {last}"))
+    }
+}
