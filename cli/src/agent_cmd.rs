@@ -74,6 +74,15 @@ pub struct AgentArgs {
     /// After Ctrl-C, how long to keep delivering queued chunks [default: 5s].
     #[arg(long, env = "FLAREGO_AGENT_DRAIN_TIMEOUT")]
     drain_timeout: Option<String>,
+    /// CA certificate (PEM) to verify an https:// server with, instead of the system roots.
+    #[arg(long, env = "FLAREGO_AGENT_CA_CERT")]
+    ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM), for servers that require one (mutual TLS).
+    #[arg(long, env = "FLAREGO_AGENT_CLIENT_CERT")]
+    client_cert: Option<PathBuf>,
+    /// Key of the client certificate (PEM).
+    #[arg(long, env = "FLAREGO_AGENT_CLIENT_KEY")]
+    client_key: Option<PathBuf>,
     /// Stop after this many windows [default: run until stopped].
     #[arg(long, env = "FLAREGO_AGENT_WINDOWS")]
     windows: Option<u64>,
@@ -81,6 +90,11 @@ pub struct AgentArgs {
 
 fn duration(name: &str, v: &str) -> anyhow::Result<Duration> {
     humantime::parse_duration(v).with_context(|| format!("--{name} {v:?}"))
+}
+
+fn read_file(flag: &str, path: Option<PathBuf>) -> anyhow::Result<Option<Vec<u8>>> {
+    path.map(|p| std::fs::read(&p).with_context(|| format!("--{flag} {}", p.display())))
+        .transpose()
 }
 
 /// This machine's host name.
@@ -152,6 +166,24 @@ impl AgentArgs {
                         .unwrap_or_else(|| "30s".into()),
                 )?,
                 max_message_bytes: 16 << 20,
+                ca_cert_pem: read_file(
+                    "ca-cert",
+                    self.ca_cert.or(file.ca_cert.map(PathBuf::from)),
+                )?,
+                client_identity: match (
+                    read_file(
+                        "client-cert",
+                        self.client_cert.or(file.client_cert.map(PathBuf::from)),
+                    )?,
+                    read_file(
+                        "client-key",
+                        self.client_key.or(file.client_key.map(PathBuf::from)),
+                    )?,
+                ) {
+                    (Some(c), Some(k)) => Some((c, k)),
+                    (None, None) => None,
+                    _ => bail!("--client-cert and --client-key go together"),
+                },
             },
             agent_name: self
                 .agent_id

@@ -40,6 +40,9 @@ pub struct ServerFile {
     pub token_requests_per_sec: Option<u64>,
     pub query_timeout: Option<String>,
     pub query_memory_bytes: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub tls_client_ca: Option<String>,
 }
 
 /// Keys of the `[agent]` table.
@@ -65,6 +68,9 @@ pub struct AgentFile {
     pub backoff_max: Option<String>,
     pub drain_timeout: Option<String>,
     pub windows: Option<u64>,
+    pub ca_cert: Option<String>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
 }
 
 /// The whole file.

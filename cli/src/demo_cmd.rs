@@ -181,6 +181,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),
             max_message_bytes: 16 << 20,
+            ca_cert_pem: None,
+            client_identity: None,
         },
         service: "demo".into(),
         instance: crate::agent_cmd::hostname(),

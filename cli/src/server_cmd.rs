@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use flarego_ingest::auth::{AuthConfig, JwtConfig, Verifier};
 use flarego_ingest::ratelimit::RateLimits;
+use flarego_ingest::tls::TlsConfig;
 use flarego_ingest::{Limits, ServerConfig};
 use flarego_storage::{ColdStoreConfig, StorageConfig};
 use std::net::SocketAddr;
@@ -118,6 +119,15 @@ pub struct ServerArgs {
     /// Memory one query may use in sorts, joins, aggregations; 0 = off [default: 2GiB].
     #[arg(long, env = "FLAREGO_QUERY_MEMORY_BYTES")]
     query_memory_bytes: Option<String>,
+    /// TLS certificate chain (PEM) for both listeners.
+    #[arg(long, env = "FLAREGO_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "FLAREGO_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS.
+    #[arg(long, env = "FLAREGO_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
     /// Print the bound HTTP address as `listening on http://ADDR` on stdout.
     #[arg(long, env = "FLAREGO_PRINT_ADDR", default_value_t = false)]
     print_addr: bool,
@@ -143,6 +153,7 @@ impl ServerArgs {
             None => Default::default(),
         };
         let auth = self.auth_config(&file)?;
+        let tls = self.tls_config(&file)?;
         let d = ServerConfig::default();
         let sd = StorageConfig::default();
         let ld = Limits::default();
@@ -257,7 +268,35 @@ impl ServerArgs {
                 Some(v) => duration("query-timeout", &v)?,
                 None => d.query_timeout,
             },
+            tls,
         })
+    }
+
+    /// `--tls-cert`, `--tls-key`, `--tls-client-ca`.
+    fn tls_config(&self, file: &ServerFile) -> anyhow::Result<Option<TlsConfig>> {
+        let pick = |flag: &Option<PathBuf>, key: &Option<String>| {
+            flag.clone().or(key.clone().map(PathBuf::from))
+        };
+        let read = |name: &str, p: PathBuf| {
+            std::fs::read(&p).with_context(|| format!("--{name} {}", p.display()))
+        };
+        let cert = pick(&self.tls_cert, &file.tls_cert);
+        let key = pick(&self.tls_key, &file.tls_key);
+        let ca = pick(&self.tls_client_ca, &file.tls_client_ca);
+        match (cert, key) {
+            (None, None) => {
+                if ca.is_some() {
+                    bail!("--tls-client-ca needs --tls-cert and --tls-key");
+                }
+                Ok(None)
+            }
+            (Some(c), Some(k)) => Ok(Some(TlsConfig {
+                cert_pem: read("tls-cert", c)?,
+                key_pem: read("tls-key", k)?,
+                client_ca_pem: ca.map(|p| read("tls-client-ca", p)).transpose()?,
+            })),
+            _ => bail!("--tls-cert and --tls-key go together"),
+        }
     }
 
     /// `--auth` and the key files.
@@ -342,10 +381,15 @@ fn check_loopback(flag: &str, addr: &str) -> anyhow::Result<()> {
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let print_addr = args.print_addr;
     let config = args.into_config()?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let mut server = flarego_ingest::start(config).await?;
     if print_addr {
-        println!("listening on http://{}", server.http_addr);
-        println!("grpc on http://{}", server.grpc_addr);
+        println!("listening on {scheme}://{}", server.http_addr);
+        println!("grpc on {scheme}://{}", server.grpc_addr);
     }
     // Storage failing to open (say, an unreadable manifest) stops the server.
     tokio::select! {

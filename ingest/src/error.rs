@@ -21,6 +21,8 @@ pub enum Error {
     Query(#[from] flarego_query::Error),
     #[error("storage start-up task failed: {0}")]
     Startup(String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// Result type of the server crate.

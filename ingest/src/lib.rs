@@ -30,6 +30,7 @@ pub mod record;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod tls;
 
 pub use error::{ApiError, Error, Result};
 pub use limits::Limits;

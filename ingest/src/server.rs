@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub rate_limits: crate::ratelimit::RateLimits,
     /// Longest a query may run. Default 60 s.
     pub query_timeout: std::time::Duration,
+    /// TLS on both listeners, when set.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +45,7 @@ impl Default for ServerConfig {
             auth: crate::auth::AuthConfig::None,
             rate_limits: crate::ratelimit::RateLimits::default(),
             query_timeout: std::time::Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -128,20 +131,38 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     app_state.query_timeout = config.query_timeout;
     let state: SharedState = Arc::new(app_state);
     let app = router(state.clone());
-    let grpc = tonic::transport::Server::builder()
+    let mut grpc_builder = tonic::transport::Server::builder();
+    let https = match &config.tls {
+        Some(tls) => {
+            grpc_builder = grpc_builder
+                .tls_config(crate::tls::grpc_config(tls))
+                .map_err(|e| Error::Tls(e.to_string()))?;
+            Some(crate::tls::acceptor(tls).map_err(|e| Error::Tls(e.to_string()))?)
+        }
+        None => None,
+    };
+    let grpc = grpc_builder
         .add_service(crate::grpc::service(state.clone()))
         .serve_with_incoming(tonic::transport::server::TcpIncoming::from(grpc_listener));
     let serve = tokio::spawn(async move {
+        let http = async move {
+            match https {
+                Some(acceptor) => crate::tls::serve_https(listener, app, acceptor).await,
+                None => {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!(error = %e, "HTTP server stopped");
+                    }
+                }
+            }
+        };
         tokio::select! {
-            r = axum::serve(listener, app).into_future() => if let Err(e) = r {
-                tracing::error!(error = %e, "HTTP server stopped");
-            },
+            _ = http => {},
             r = grpc => if let Err(e) = r {
                 tracing::error!(error = %e, "gRPC server stopped");
             },
         }
     });
-    tracing::info!(http = %http_addr, grpc = %grpc_addr, "listening");
+    tracing::info!(http = %http_addr, grpc = %grpc_addr, tls = config.tls.is_some(), "listening");
 
     let opening = {
         let state = state.clone();

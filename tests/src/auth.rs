@@ -106,3 +106,93 @@ pub fn alg_none(claims: &Claims) -> String {
     let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
     format!("{h}.{c}.")
 }
+
+/// A test PKI made with `openssl`: a CA, a server certificate for
+/// 127.0.0.1 and a client certificate it signed, and an unrelated CA.
+pub struct Pki {
+    pub dir: PathBuf,
+}
+
+impl Pki {
+    pub fn create(dir: &Path) -> anyhow::Result<Pki> {
+        let run = |args: &[&str]| -> anyhow::Result<()> {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .context("running openssl (apt-get install openssl; scripts/test.sh does)")?;
+            if !out.status.success() {
+                bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            Ok(())
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        for ca in ["ca", "wrong-ca"] {
+            let mut a = vec!["req", "-x509"];
+            a.extend_from_slice(&ec);
+            let (key, pem, subj) = (
+                format!("{ca}.key"),
+                format!("{ca}.pem"),
+                format!("/CN=flarego {ca}"),
+            );
+            a.extend_from_slice(&["-keyout", &key, "-out", &pem, "-days", "2", "-subj", &subj]);
+            a.extend_from_slice(&["-addext", "basicConstraints=critical,CA:TRUE"]);
+            a.extend_from_slice(&["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+            run(&a)?;
+        }
+        for (name, ext) in [
+            (
+                "server",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+            ),
+            (
+                "client",
+                "subjectAltName=DNS:agent\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+            ),
+        ] {
+            std::fs::write(dir.join(format!("{name}.ext")), ext)?;
+            let (key, csr, pem, extf) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.pem"),
+                format!("{name}.ext"),
+            );
+            let subj = format!("/CN={name}");
+            let mut a = vec!["req"];
+            a.extend_from_slice(&ec);
+            a.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", &subj]);
+            run(&a)?;
+            run(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &extf,
+            ])?;
+        }
+        Ok(Pki {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Path of `name` (`ca.pem`, `server.key`, …) as a string.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
+    }
+}

@@ -48,6 +48,8 @@ pub struct TestServer {
     extra: Vec<String>,
     log: PathBuf,
     client: reqwest::Client,
+    /// For an https server: curl arguments that reach it (`--cacert …`).
+    curl_tls: Vec<String>,
 }
 
 impl TestServer {
@@ -65,9 +67,52 @@ impl TestServer {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()?,
+            curl_tls: Vec::new(),
         };
         s.spawn().await?;
         Ok(s)
+    }
+
+    /// Starts a server with TLS flags among `extra`; `curl_tls` are the
+    /// curl arguments (`--cacert CA`, client certificate) that reach it.
+    pub async fn start_tls(
+        data_dir: &Path,
+        extra: &[&str],
+        curl_tls: &[&str],
+    ) -> anyhow::Result<TestServer> {
+        let mut s = TestServer {
+            child: None,
+            url: String::new(),
+            grpc_url: String::new(),
+            http_bind: "127.0.0.1:0".into(),
+            grpc_bind: "127.0.0.1:0".into(),
+            data_dir: data_dir.to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            log: data_dir.with_extension("log"),
+            client: reqwest::Client::new(),
+            curl_tls: curl_tls.iter().map(|s| s.to_string()).collect(),
+        };
+        s.spawn().await?;
+        Ok(s)
+    }
+
+    /// `curl` to `path` with the server's TLS arguments and `args`;
+    /// returns (curl's exit code, HTTP status or 0, body).
+    pub fn curl(&self, path: &str, args: &[&str]) -> anyhow::Result<(i32, u16, String)> {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "20", "-w", "\n%{http_code}"])
+            .args(&self.curl_tls)
+            .args(args)
+            .arg(format!("{}{}", self.url, path))
+            .output()
+            .context("running curl (apt-get install curl)")?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
+        Ok((
+            out.status.code().unwrap_or(-1),
+            code.trim().parse().unwrap_or(0),
+            format!("{body}{}", String::from_utf8_lossy(&out.stderr)),
+        ))
     }
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
@@ -120,11 +165,22 @@ impl TestServer {
             .strip_prefix("grpc on ")
             .with_context(|| format!("unexpected second line {grpc_line:?}"))?
             .to_string();
-        self.http_bind = self.url.trim_start_matches("http://").to_string();
-        self.grpc_bind = self.grpc_url.trim_start_matches("http://").to_string();
+        let host = |u: &str| {
+            u.split_once("://")
+                .map_or(u.to_string(), |(_, h)| h.to_string())
+        };
+        self.http_bind = host(&self.url);
+        self.grpc_bind = host(&self.grpc_url);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = self.client.get(format!("{}/ready", self.url)).send().await
+            if self.url.starts_with("https://") {
+                if self
+                    .curl("/ready", &[])
+                    .is_ok_and(|(_, status, _)| status == 200)
+                {
+                    return Ok(());
+                }
+            } else if let Ok(r) = self.client.get(format!("{}/ready", self.url)).send().await
                 && r.status().is_success()
             {
                 return Ok(());

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataValue;
-use tonic::transport::Endpoint;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 pub async fn session(
     config: &UploadConfig,
@@ -25,6 +25,22 @@ pub async fn session(
         })?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true);
+    let endpoint = if server.starts_with("https://") {
+        let mut tls = ClientTlsConfig::new();
+        tls = match &config.ca_cert_pem {
+            Some(ca) => tls.ca_certificate(Certificate::from_pem(ca)),
+            None => tls.with_native_roots(),
+        };
+        if let Some((cert, key)) = &config.client_identity {
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        endpoint.tls_config(tls).map_err(|e| UploadError::Address {
+            server: server.clone(),
+            reason: error_chain(&e),
+        })?
+    } else {
+        endpoint
+    };
     let channel = endpoint.connect().await.map_err(|e| UploadError::Connect {
         server: server.clone(),
         reason: error_chain(&e),

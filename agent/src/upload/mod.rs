@@ -52,6 +52,11 @@ pub struct UploadConfig {
     pub backoff_max: Duration,
     /// Largest ack or reply accepted, bytes.
     pub max_message_bytes: usize,
+    /// For `https://` servers: the CA to trust (PEM) instead of the
+    /// system roots.
+    pub ca_cert_pem: Option<Vec<u8>>,
+    /// For servers that require client certificates: `(cert, key)` PEM.
+    pub client_identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Why a session ended early.
@@ -165,6 +170,8 @@ mod tests {
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
             max_message_bytes: 1 << 20,
+            ca_cert_pem: None,
+            client_identity: None,
         };
         let d0 = backoff(&c, 0);
         assert!(d0 >= Duration::from_millis(50) && d0 < Duration::from_millis(100));

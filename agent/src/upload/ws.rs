@@ -11,8 +11,10 @@ use flate2::write::GzEncoder;
 use futures::{SinkExt, StreamExt};
 use prost::Message as _;
 use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio_rustls::rustls;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -62,7 +64,15 @@ pub async fn session(
         request.headers_mut().insert("x-scope-orgid", v);
     }
     let ws_config = WebSocketConfig::default().max_message_size(Some(config.max_message_bytes));
-    let connect = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    let connector = if url.starts_with("wss://") {
+        Some(tokio_tungstenite::Connector::Rustls(
+            client_tls(config).map_err(address)?,
+        ))
+    } else {
+        None
+    };
+    let connect =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config), true, connector);
     let (mut socket, _) = tokio::time::timeout(Duration::from_secs(5), connect)
         .await
         .map_err(|_| UploadError::Connect {
@@ -118,6 +128,46 @@ pub async fn session(
             _ = &mut changed => {}
         }
     }
+}
+
+/// rustls settings for `wss://`: the configured CA or the system roots,
+/// and the client certificate if one is set.
+fn client_tls(config: &UploadConfig) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    match &config.ca_cert_pem {
+        Some(pem) => {
+            for c in CertificateDer::pem_slice_iter(pem) {
+                let c = c.map_err(|e| format!("CA certificate: {e}"))?;
+                roots.add(c).map_err(|e| format!("CA certificate: {e}"))?;
+            }
+        }
+        None => {
+            for c in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(c);
+            }
+        }
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots);
+    let tls = match &config.client_identity {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let certs = CertificateDer::pem_slice_iter(cert)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("client certificate: {e}"))?;
+            let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("client key: {e}"))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("client certificate: {e}"))?
+        }
+    };
+    Ok(Arc::new(tls))
 }
 
 #[cfg(test)]

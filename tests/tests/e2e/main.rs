@@ -12,3 +12,4 @@ mod ingest_apis;
 mod perf_sampler;
 mod security;
 mod sql_semantics;
+mod tls;
