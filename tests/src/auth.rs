@@ -10,6 +10,19 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Runs `openssl ARGS` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .context("running openssl (apt-get install openssl; scripts/test.sh does)")?;
+    if !out.status.success() {
+        bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
 pub const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
 
 /// Key files in a directory: `hs256.secret`, `rsa.pem` (private), `rsa.pub.pem`.
@@ -20,17 +33,7 @@ pub struct Keys {
 impl Keys {
     pub fn create(dir: &Path) -> anyhow::Result<Keys> {
         std::fs::write(dir.join("hs256.secret"), format!("{SECRET}\n"))?;
-        let openssl = |args: &[&str]| -> anyhow::Result<()> {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .context("running openssl (apt-get install openssl; scripts/test.sh does)")?;
-            if !out.status.success() {
-                bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            Ok(())
-        };
+        let openssl = |args: &[&str]| openssl(dir, args);
         openssl(&[
             "genpkey",
             "-algorithm",
@@ -115,17 +118,7 @@ pub struct Pki {
 
 impl Pki {
     pub fn create(dir: &Path) -> anyhow::Result<Pki> {
-        let run = |args: &[&str]| -> anyhow::Result<()> {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .context("running openssl (apt-get install openssl; scripts/test.sh does)")?;
-            if !out.status.success() {
-                bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            Ok(())
-        };
+        let run = |args: &[&str]| openssl(dir, args);
         let ec = [
             "-newkey",
             "ec",

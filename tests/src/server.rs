@@ -55,26 +55,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server over `data_dir` with extra flags.
     pub async fn start(data_dir: &Path, extra: &[&str]) -> anyhow::Result<TestServer> {
-        let mut s = TestServer {
-            child: None,
-            url: String::new(),
-            grpc_url: String::new(),
-            http_bind: "127.0.0.1:0".into(),
-            grpc_bind: "127.0.0.1:0".into(),
-            data_dir: data_dir.to_path_buf(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-            log: data_dir.with_extension("log"),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()?,
-            curl_tls: Vec::new(),
-        };
-        s.spawn().await?;
-        Ok(s)
+        Self::start_tls(data_dir, extra, &[]).await
     }
 
     /// Starts a server with TLS flags among `extra`; `curl_tls` are the
-    /// curl arguments (`--cacert CA`, client certificate) that reach it.
+    /// curl arguments (`--cacert CA`, client certificate) that reach it
+    /// (empty for plain HTTP).
     pub async fn start_tls(
         data_dir: &Path,
         extra: &[&str],
@@ -89,7 +75,9 @@ impl TestServer {
             data_dir: data_dir.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             log: data_dir.with_extension("log"),
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()?,
             curl_tls: curl_tls.iter().map(|s| s.to_string()).collect(),
         };
         s.spawn().await?;

@@ -204,6 +204,15 @@ async fn every_bad_token_is_refused_on_http_grpc_and_websocket() {
     }
 }
 
+/// The status of `method path` with bearer `token`.
+async fn status_of(s: &TestServer, method: reqwest::Method, path: &str, token: String) -> u16 {
+    let r = s
+        .client()
+        .request(method, format!("{}{path}", s.url))
+        .bearer_auth(token);
+    r.send().await.unwrap().status().as_u16()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_limit_what_a_token_may_do() {
     let tmp = tempfile::tempdir().unwrap();
@@ -232,35 +241,11 @@ async fn roles_limit_what_a_token_may_do() {
     );
     assert_eq!(ws_status(&s, Some(&reader)).await, 403);
 
-    let flush = |t: String| {
-        let c = s.client().clone();
-        let url = format!("{}/api/v1/admin/flush", s.url);
-        async move {
-            c.post(url)
-                .bearer_auth(t)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let flush = |t: String| status_of(&s, reqwest::Method::POST, "/api/v1/admin/flush", t);
     assert_eq!(flush(reader.clone()).await, 403);
     assert_eq!(flush(agent.clone()).await, 403);
     assert_eq!(flush(admin.clone()).await, 200);
-    let metrics = |t: String| {
-        let c = s.client().clone();
-        let url = format!("{}/metrics", s.url);
-        async move {
-            c.get(url)
-                .bearer_auth(t)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let metrics = |t: String| status_of(&s, reqwest::Method::GET, "/metrics", t);
     assert_eq!(metrics(reader.clone()).await, 403, "counters span tenants");
     assert_eq!(metrics(admin.clone()).await, 200);
 
