@@ -1,7 +1,8 @@
 //! What the agent costs a busy Go HTTP service: throughput and p99
 //! latency of `GET /work` with no agent, with the agent at default
 //! settings (pprof scraping, 10 s windows), and with the perf sampler at
-//! 100 Hz added; plus the agent's own CPU and peak RSS. The
+//! 100 Hz added, each as `flarego agent` and as the lean `flarego-agent`
+//! binary; plus the agent's own CPU and peak RSS. The
 //! configurations take turns, `rounds` times, so drift hits all alike.
 
 use crate::procs::{cpu_secs, go_build, hwm_kib, spawn_go, spawn_server};
@@ -73,12 +74,22 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
     let go_pid = go.id().to_string();
     let (mut server, _http, grpc) = spawn_server(&tmp.path().join("data"), &[])?;
     let flarego = crate::sibling_bin("flarego")?;
-    let configs: [(&str, Option<Vec<&str>>); 3] = [
+    let lean = crate::sibling_bin("flarego-agent")?;
+    // (name, the agent's command line, if any)
+    let configs: [(&str, Option<(&std::path::Path, Vec<&str>)>); 5] = [
         ("no agent", None),
-        ("agent, defaults (pprof, 10 s windows)", Some(vec![])),
         (
-            "agent + perf sampler at 100 Hz",
-            Some(vec!["--pid", &go_pid]),
+            "`flarego agent`, defaults (pprof, 10 s windows)",
+            Some((&flarego, vec!["agent"])),
+        ),
+        (
+            "`flarego agent` + perf at 100 Hz",
+            Some((&flarego, vec!["agent", "--pid", &go_pid])),
+        ),
+        ("`flarego-agent`, defaults", Some((&lean, vec![]))),
+        (
+            "`flarego-agent` + perf at 100 Hz",
+            Some((&lean, vec!["--pid", &go_pid])),
         ),
     ];
     let mut tallies = vec![Tally::default(); configs.len()];
@@ -87,11 +98,11 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
         for (i, (name, extra)) in configs.iter().enumerate() {
             let agent: Option<Child> = match extra {
                 None => None,
-                Some(extra) => Some(
-                    Command::new(&flarego)
-                        .args(["agent", "--server", &grpc, "--service", "busy"])
+                Some((bin, args)) => Some(
+                    Command::new(bin)
+                        .args(args)
+                        .args(["--server", &grpc, "--service", "busy"])
                         .args(["--pprof-url", &url])
-                        .args(extra)
                         .env("FLAREGO_LOG", "warn")
                         .stdout(Stdio::null())
                         .stderr(Stdio::null())

@@ -1,7 +1,7 @@
 //! `flarego agent`: flags → [`AgentConfig`], then run until Ctrl-C.
 
 use crate::config_file::ConfigFile;
-use crate::server_cmd::shutdown_signal;
+use crate::signal::shutdown_signal;
 use crate::size::parse_size;
 use anyhow::{Context, bail};
 use clap::Args;
@@ -95,6 +95,17 @@ fn duration(name: &str, v: &str) -> anyhow::Result<Duration> {
 fn read_file(flag: &str, path: Option<PathBuf>) -> anyhow::Result<Option<Vec<u8>>> {
     path.map(|p| std::fs::read(&p).with_context(|| format!("--{flag} {}", p.display())))
         .transpose()
+}
+
+/// glibc gives each thread that allocates its own malloc arena; the
+/// agent has few threads and little to allocate, so one arena is plenty
+/// and saves resident memory.
+pub fn limit_malloc_arenas() {
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
 }
 
 /// This machine's host name.

@@ -7,7 +7,7 @@
 //! process itself, busy with a CPU loop, through the perf sampler.
 
 use crate::query_cmd::render_table;
-use crate::server_cmd::shutdown_signal;
+use crate::signal::shutdown_signal;
 use anyhow::{Context, bail};
 use clap::Args;
 use flarego_agent::run::{AgentConfig, run as run_agent};

@@ -11,6 +11,7 @@ mod config_file;
 mod demo_cmd;
 mod query_cmd;
 mod server_cmd;
+mod signal;
 mod size;
 mod token_cmd;
 
@@ -61,9 +62,18 @@ fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // The agent sits beside the service it profiles: one thread (plus the
+    // perf sampler's) and few malloc arenas keep its footprint small.
+    let rt = if matches!(cli.command, Command::Agent(_)) {
+        agent_cmd::limit_malloc_arenas();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
     rt.block_on(async {
         match cli.command {
             Command::Server(args) => server_cmd::run(*args).await,

@@ -394,33 +394,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // Storage failing to open (say, an unreadable manifest) stops the server.
     tokio::select! {
         r = server.ready() => r?,
-        _ = shutdown_signal() => {
+        _ = crate::signal::shutdown_signal() => {
             tracing::info!("shutting down");
             return Ok(());
         }
     }
     tokio::select! {
-        _ = shutdown_signal() => {
+        _ = crate::signal::shutdown_signal() => {
             tracing::info!("shutting down");
         }
         _ = server.wait() => {}
     }
     Ok(())
-}
-
-/// Ctrl-C or SIGTERM (what service managers send). Acknowledged writes
-/// are in the WAL, so stopping needs no flush.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }
