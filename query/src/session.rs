@@ -135,9 +135,14 @@ impl QueryEngine {
         let pool = datafusion::execution::memory_pool::GreedyMemoryPool::new(
             self.config.memory_limit_bytes,
         );
+        // No spilling to disk: the limit is a limit, and a server's disk is
+        // not a scratch space for readers.
+        let no_spill = datafusion::execution::disk_manager::DiskManagerBuilder::default()
+            .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Disabled);
         RuntimeEnvBuilder::new()
             .with_object_store_registry(self.runtime.object_store_registry.clone())
             .with_memory_pool(Arc::new(pool))
+            .with_disk_manager_builder(no_spill)
             .build_arc()
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "cannot build a query runtime; using the shared one");

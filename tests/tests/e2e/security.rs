@@ -504,3 +504,36 @@ async fn bursts_over_the_rate_limit_get_429_and_other_tenants_go_on() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(query(&s, Some(&reader_a), "SELECT 1", None).await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_its_time_or_memory_limit_is_stopped_and_says_which() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start(&tmp.path().join("data"), &["--query-timeout", "300ms"])
+        .await
+        .unwrap();
+    // 400 M rows of cross join: far more than 300 ms.
+    let (status, body) = s
+        .sql_raw(
+            "SELECT count(*) FROM unnest(range(1, 20000)) a(x) CROSS JOIN unnest(range(1, 20000)) b(y)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 429, "{body}");
+    assert!(body.to_string().contains("query_timeout = 300ms"), "{body}");
+    assert_eq!(s.sql_i64("SELECT 41 + 1").await.unwrap(), 42);
+
+    // Grouping 3 M distinct keys needs far more than 4 MiB, and may not spill.
+    let s = TestServer::start(&tmp.path().join("data2"), &["--query-memory-bytes", "4MiB"])
+        .await
+        .unwrap();
+    let (status, body) = s
+        .sql_raw(
+            "SELECT x, count(*) FROM unnest(range(1, 3000000)) t(x) GROUP BY x ORDER BY x LIMIT 1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 429, "{body}");
+    assert!(body.to_string().contains("query_memory_bytes"), "{body}");
+    // Small queries still answer.
+    assert_eq!(s.sql_i64("SELECT 41 + 1").await.unwrap(), 42);
+}
