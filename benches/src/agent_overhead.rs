@@ -54,6 +54,9 @@ fn quantile(v: &mut [u32], q: f64) -> u32 {
         .unwrap_or(0)
 }
 
+/// An agent's binary and arguments.
+type AgentCommand<'a> = (&'a std::path::Path, Vec<&'a str>);
+
 #[derive(Default, Clone)]
 struct Tally {
     rps: Vec<f64>,
@@ -76,7 +79,7 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
     let flarego = crate::sibling_bin("flarego")?;
     let lean = crate::sibling_bin("flarego-agent")?;
     // (name, the agent's command line, if any)
-    let configs: [(&str, Option<(&std::path::Path, Vec<&str>)>); 5] = [
+    let configs: [(&str, Option<AgentCommand>); 5] = [
         ("no agent", None),
         (
             "`flarego agent`, defaults (pprof, 10 s windows)",
