@@ -493,3 +493,48 @@ fn demo_answers_within_a_minute_and_stops_on_ctrl_c() {
         "the Go workload outlived the demo"
     );
 }
+
+/// A source that fails (nothing listens at the pprof URL) is counted in
+/// `agent_scrape_errors` every window and retried; perf goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_source_is_counted_and_the_others_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let go = GoService::start(tmp.path()).unwrap();
+    let server = TestServer::start(&tmp.path().join("data"), &[])
+        .await
+        .unwrap();
+    let pid = go.pid().to_string();
+    let agent = AgentProcess::start(
+        &server,
+        &[
+            "--service",
+            "half",
+            "--pprof-url",
+            "http://127.0.0.1:1",
+            "--pid",
+            &pid,
+            "--window",
+            "1s",
+            "--windows",
+            "3",
+            "--scrape-timeout",
+            "2s",
+        ],
+        tmp.path().join("agent.log"),
+    );
+    let s = summary(&agent.wait(Duration::from_secs(60)));
+    assert_eq!((s["windows"], s["delivered"]), (3, 3));
+    let errors = server
+        .sql("SELECT CAST(value AS BIGINT) FROM metrics WHERE name = 'agent_scrape_errors' ORDER BY time")
+        .await
+        .unwrap();
+    // cpu, goroutines, heap, allocs, block, mutex, memstats: all 7, each window.
+    assert_eq!(errors, vec![vec![serde_json::json!(7)]; 3]);
+    let perf_rows = server
+        .sql_i64("SELECT count(*) FROM profiles WHERE labels['source'] = 'perf' AND leaf(frames) = 'main.spin'")
+        .await
+        .unwrap();
+    assert!(perf_rows > 0, "perf kept sampling while pprof failed");
+    let log = std::fs::read_to_string(tmp.path().join("agent.log")).unwrap();
+    assert!(log.contains("cpu profile scrape failed"), "{log}");
+}
