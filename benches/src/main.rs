@@ -13,10 +13,13 @@
 //!   and without the agent; the agent's CPU and RSS.
 //! - `perf-jitter`: the perf sampler against `perf record` on the same
 //!   process: achieved rate, jitter, CPU cost.
+//! - `auth`: small queries and ingests per second with auth off, HS256
+//!   and RS256 tokens.
 //!
 //! Build with `cargo build --release -p flarego -p flarego-benches`.
 
 mod agent_overhead;
+mod auth;
 mod decode;
 mod density;
 mod ingest;
@@ -60,6 +63,13 @@ enum Cmd {
         #[arg(long, default_value_t = 8)]
         clients: usize,
     },
+    /// Requests/s of small queries and ingests with auth off, HS256, RS256.
+    Auth {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
     /// The perf sampler against `perf record`: rate, jitter, CPU.
     PerfJitter {
         /// Seconds per rate.
@@ -94,6 +104,7 @@ fn main() -> anyhow::Result<()> {
                 clients,
             } => agent_overhead::run(seconds, rounds, clients).await,
             Cmd::PerfJitter { seconds } => perf_jitter::run(seconds).await,
+            Cmd::Auth { seconds, clients } => auth::run(seconds, clients).await,
             Cmd::Query {
                 rows,
                 runs,
