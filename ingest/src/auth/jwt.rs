@@ -46,9 +46,17 @@ struct Key {
     algorithms: Vec<Algorithm>,
 }
 
-/// Checks tokens against the configured keys.
+/// Verified tokens kept, at most; the cache is emptied when full.
+const CACHE_MAX: usize = 4096;
+
+/// Checks tokens against the configured keys. A token that verified is
+/// remembered (its exact bytes → claims), so an agent or dashboard
+/// sending the same token again pays a hash lookup, not a signature check
+/// (an RS256 check costs about as much as a small query); `exp` and `nbf`
+/// are checked again on every use.
 pub struct Verifier {
     keys: Vec<Key>,
+    verified: std::sync::Mutex<std::collections::HashMap<String, Claims>>,
     issuer: Option<String>,
     audience: Option<String>,
     leeway_secs: u64,
@@ -114,6 +122,7 @@ impl Verifier {
         }
         Ok(Verifier {
             keys,
+            verified: Default::default(),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway_secs: config.leeway_secs,
@@ -122,6 +131,29 @@ impl Verifier {
 
     /// The token's claims, or why it is refused (for the log only).
     pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        let now = jsonwebtoken::get_current_timestamp();
+        {
+            let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cache.get(token) {
+                let live = c.exp.saturating_add(self.leeway_secs) > now
+                    && c.nbf
+                        .is_none_or(|nbf| nbf <= now.saturating_add(self.leeway_secs));
+                if live {
+                    return Ok(c.clone());
+                }
+                cache.remove(token);
+            }
+        }
+        let claims = self.verify_signature(token)?;
+        let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(token.to_string(), claims.clone());
+        Ok(claims)
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<Claims, String> {
         let header = decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
         let candidates: Vec<&Key> = self
             .keys
@@ -165,5 +197,57 @@ impl Verifier {
             }
         }
         Err(format!("token refused: {last}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+
+    const SECRET: &[u8] = b"a-unit-test-secret-long-enough-for-hs256";
+
+    fn token(exp: u64) -> String {
+        let claims = Claims {
+            tenant: "t".into(),
+            role: Role::Reader,
+            scope: None,
+            exp,
+            nbf: None,
+            iat: None,
+            iss: None,
+            aud: None,
+            sub: None,
+            jti: None,
+        };
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let v = Verifier::new(&JwtConfig {
+            hs256_secret: Some(SECRET.to_vec()),
+            leeway_secs: 0,
+            ..Default::default()
+        })
+        .unwrap();
+        let t = token(jsonwebtoken::get_current_timestamp() + 1);
+        assert!(v.verify(&t).is_ok());
+        assert!(v.verify(&t).is_ok(), "second use, from the cache");
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        let e = v.verify(&t).unwrap_err();
+        assert!(e.contains("ExpiredSignature"), "{e}");
+        // A tampered copy of a remembered token is checked, not looked up.
+        let good = token(jsonwebtoken::get_current_timestamp() + 600);
+        assert!(v.verify(&good).is_ok());
+        let mut bad = good.clone();
+        bad.pop();
+        assert!(v.verify(&bad).is_err());
     }
 }
