@@ -50,6 +50,10 @@ impl RateLimits {
     }
 }
 
+/// Above this many buckets, full ones are dropped (a full bucket is the
+/// same as none), so memory follows active tenants and tokens only.
+const PRUNE_AT: usize = 10_000;
+
 #[derive(Debug)]
 struct Bucket {
     tokens: f64,
@@ -129,6 +133,12 @@ impl Limiter {
         let rate = rate as f64;
         let now = Instant::now();
         let mut g = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if g.len() >= PRUNE_AT {
+            g.retain(|(k, _), b| {
+                let r = self.rate(*k) as f64;
+                b.tokens + now.duration_since(b.at).as_secs_f64() * r < r
+            });
+        }
         let b = g.entry((kind, key.to_string())).or_insert(Bucket {
             tokens: rate,
             at: now,
@@ -253,6 +263,33 @@ mod tests {
         assert!(l.query(&a).is_err());
         drop(s1);
         assert!(l.query(&a).is_ok());
+    }
+
+    #[test]
+    fn full_buckets_are_forgotten_when_many() {
+        let l = Limiter::new(RateLimits {
+            token_requests_per_sec: 1000,
+            ..RateLimits::unlimited()
+        });
+        for i in 0..PRUNE_AT + 10 {
+            l.take(Kind::TokenRequests, &i.to_string(), 1.0, "token")
+                .unwrap();
+        }
+        // Reaching the bound dropped every bucket that had refilled.
+        let n = l.buckets.lock().unwrap().len();
+        assert!(n < PRUNE_AT, "{n} buckets kept");
+        // A token over its rate is still held to it after a prune.
+        let l = Limiter::new(RateLimits {
+            token_requests_per_sec: 2,
+            ..RateLimits::unlimited()
+        });
+        for _ in 0..2 {
+            l.take(Kind::TokenRequests, "busy", 1.0, "token").unwrap();
+        }
+        for i in 0..PRUNE_AT {
+            let _ = l.take(Kind::TokenRequests, &i.to_string(), 1.0, "token");
+        }
+        assert!(l.take(Kind::TokenRequests, "busy", 1.0, "token").is_err());
     }
 
     #[test]
