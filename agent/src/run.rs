@@ -17,7 +17,7 @@ use crate::scrape::Scraper;
 use crate::selfstats::{SelfStats, rss_bytes};
 use crate::upload::{self, UploadConfig, UploadStats};
 use crate::window::{Carry, ChunkMeta, collect};
-use flarego_proto::agent::v1::{Chunk, MetricPoint, PprofProfile};
+use flarego_proto::agent::v1::{MetricPoint, PprofProfile};
 use prost::Message;
 use rand::Rng;
 use std::collections::HashMap;
@@ -160,7 +160,7 @@ pub async fn run(
             c = window => c,
             _ = &mut shutdown => break,
         };
-        let mut chunk = chunk.unwrap_or_else(|| empty_chunk(&meta));
+        let mut chunk = chunk.unwrap_or_else(|| meta.empty_chunk());
         let t = meta.window_start_ns;
         let point = |name: &str, value: f64| MetricPoint {
             name: name.into(),
@@ -246,19 +246,6 @@ pub async fn run(
         "agent stopped"
     );
     Ok(report)
-}
-
-fn empty_chunk(meta: &ChunkMeta) -> Chunk {
-    Chunk {
-        agent_id: meta.agent_id.clone(),
-        seq: meta.seq,
-        window_start_ns: meta.window_start_ns,
-        window_ns: meta.window.as_nanos().min(i64::MAX as u128) as i64,
-        service: meta.service.clone(),
-        instance: meta.instance.clone(),
-        labels: meta.labels.clone(),
-        ..Default::default()
-    }
 }
 
 fn now_ns() -> i64 {

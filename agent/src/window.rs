@@ -37,6 +37,22 @@ pub struct ChunkMeta {
     pub labels: HashMap<String, String>,
 }
 
+impl ChunkMeta {
+    /// The chunk of this window with nothing in it yet.
+    pub fn empty_chunk(&self) -> Chunk {
+        Chunk {
+            agent_id: self.agent_id.clone(),
+            seq: self.seq,
+            window_start_ns: self.window_start_ns,
+            window_ns: self.window.as_nanos().min(i64::MAX as u128) as i64,
+            service: self.service.clone(),
+            instance: self.instance.clone(),
+            labels: self.labels.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Scrapes one window (the CPU profile takes the whole window) and
 /// builds its chunk.
 pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> Chunk {
@@ -136,16 +152,10 @@ pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> C
     }
     metrics.push(point("agent_scrape_errors", errors as f64));
     Chunk {
-        agent_id: meta.agent_id,
-        seq: meta.seq,
-        window_start_ns: t,
-        window_ns: meta.window.as_nanos().min(i64::MAX as u128) as i64,
-        service: meta.service,
-        instance: meta.instance,
-        labels: meta.labels,
         profiles,
         goroutines: groups,
         metrics,
+        ..meta.empty_chunk()
     }
 }
 

@@ -28,11 +28,7 @@ pub fn hwm_kib(pid: u32) -> u64 {
 
 /// CPU seconds (user + system) used so far by a process (`self` works).
 pub fn cpu_secs(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    flarego_agent::selfstats::cpu_seconds_of(pid).unwrap_or(0.0)
 }
 
 /// A running release server: `(child, http url, grpc url)`.

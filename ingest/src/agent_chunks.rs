@@ -2,7 +2,7 @@
 //! WebSocket): log it once per (agent, sequence) and say how it went.
 //!
 //! ```text
-//! Chunk bytes ─▶ IngestRecord{AgentChunk} ─▶ decode (Limits) ─▶ Engine::write_once
+//! Chunk ─▶ decode_chunk (Limits) ─▶ IngestRecord{AgentChunk, raw} ─▶ Engine::write_once
 //!   stored            ─▶ Ack { seq }
 //!   stored before     ─▶ Ack { seq, duplicate }
 //!   bad input         ─▶ Ack { seq, error }        (never stored; the agent drops it)
@@ -11,7 +11,7 @@
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::record::{IngestRecord, Source};
+use crate::record::{IngestRecord, Source, decode_chunk};
 use crate::routes::now_ns;
 use crate::state::AppState;
 use flarego_proto::agent::v1::{Ack, Chunk};
@@ -27,8 +27,8 @@ pub async fn receive(
 ) -> Result<Ack, ApiError> {
     let ready = state.ready()?;
     state.limiter.ingest_request(principal)?;
-    state.limiter.ingest_bytes(principal, chunk.encoded_len())?;
-    let tenant = principal.tenant.clone();
+    let raw = chunk.encode_to_vec();
+    state.limiter.ingest_bytes(principal, raw.len())?;
     let c = &state.counters;
     c.agent_chunks.fetch_add(1, Ordering::Relaxed);
     let mut ack = Ack {
@@ -37,13 +37,12 @@ pub async fn receive(
         duplicate: false,
         error: String::new(),
     };
-    let record = IngestRecord {
-        tenant,
-        received_ns: now_ns(),
-        source: Source::AgentChunk,
-        parts: vec![chunk.encode_to_vec()],
-    };
-    let batch = match record.decode(ready.engine.stacks(), &state.limits) {
+    let batch = match decode_chunk(
+        &chunk,
+        &principal.tenant,
+        ready.engine.stacks(),
+        &state.limits,
+    ) {
         Ok(b) => b,
         Err(e) => {
             c.ingest_rejected.fetch_add(1, Ordering::Relaxed);
@@ -53,11 +52,17 @@ pub async fn receive(
         }
     };
     let rows = batch.sample_rows();
-    let payload = record.encode();
-    match ready.engine.write_once(payload.clone(), batch).await? {
+    let payload = IngestRecord {
+        tenant: principal.tenant.clone(),
+        received_ns: now_ns(),
+        source: Source::AgentChunk,
+        parts: vec![raw],
+    }
+    .encode();
+    let logged = payload.len() as u64;
+    match ready.engine.write_once(payload, batch).await? {
         Some(_) => {
-            c.ingest_bytes
-                .fetch_add(payload.len() as u64, Ordering::Relaxed);
+            c.ingest_bytes.fetch_add(logged, Ordering::Relaxed);
             c.ingest_rows.fetch_add(rows as u64, Ordering::Relaxed);
         }
         None => {

@@ -130,7 +130,6 @@ impl IngestRecord {
     /// The rows this record stands for, validated against `limits`.
     pub fn decode(&self, stacks: &StackTable, limits: &Limits) -> DecodeResult<WriteBatch> {
         let mut out = Batcher::new(stacks);
-        let mut sequence = None;
         let part = |i: usize| -> DecodeResult<&[u8]> {
             self.parts
                 .get(i)
@@ -194,17 +193,30 @@ impl IngestRecord {
                 let chunk = Chunk::decode(part(0)?).map_err(|e| {
                     DecodeError::BadRequest(format!("not a valid agent.v1.Chunk: {e}"))
                 })?;
-                add_chunk(&chunk, &self.tenant, limits, &mut out)?;
-                sequence = Some(Sequenced {
-                    source: format!("{}/{}", self.tenant, chunk.agent_id),
-                    seq: chunk.seq,
-                });
+                return decode_chunk(&chunk, &self.tenant, stacks, limits);
             }
         }
-        let mut batch = out.finish(limits)?;
-        batch.sequence = sequence;
-        Ok(batch)
+        out.finish(limits)
     }
+}
+
+/// The rows of an agent chunk, numbered by (tenant, agent, sequence) so a
+/// resend is stored once. Live ingest calls it on the chunk it already
+/// holds; [`IngestRecord::decode`] on the chunk read back from the WAL.
+pub fn decode_chunk(
+    chunk: &Chunk,
+    tenant: &TenantId,
+    stacks: &StackTable,
+    limits: &Limits,
+) -> DecodeResult<WriteBatch> {
+    let mut out = Batcher::new(stacks);
+    add_chunk(chunk, tenant, limits, &mut out)?;
+    let mut batch = out.finish(limits)?;
+    batch.sequence = Some(Sequenced {
+        source: format!("{tenant}/{}", chunk.agent_id),
+        seq: chunk.seq,
+    });
+    Ok(batch)
 }
 
 /// Decodes a WAL payload on replay (no limits: it was accepted once).

@@ -63,7 +63,12 @@ impl QueryOutput {
 
 impl QueryEngine {
     pub fn new(engine: Engine, config: QueryConfig) -> Result<Self> {
+        // No spilling to disk: a memory limit is a limit, and the server's
+        // disk is not scratch space for readers.
+        let no_spill = datafusion::execution::disk_manager::DiskManagerBuilder::default()
+            .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Disabled);
         let runtime = RuntimeEnvBuilder::new()
+            .with_disk_manager_builder(no_spill)
             .build_arc()
             .map_err(Error::from_datafusion)?;
         let url =
@@ -126,8 +131,9 @@ impl QueryEngine {
         ctx
     }
 
-    /// The runtime of one query: the shared object stores, and a memory
-    /// pool of its own when a limit is set.
+    /// The runtime of one query: the shared object stores, caches and
+    /// (disabled) disk manager, and a memory pool of its own when a limit
+    /// is set.
     fn query_runtime(&self) -> Arc<RuntimeEnv> {
         if self.config.memory_limit_bytes == 0 {
             return self.runtime.clone();
@@ -135,19 +141,12 @@ impl QueryEngine {
         let pool = datafusion::execution::memory_pool::GreedyMemoryPool::new(
             self.config.memory_limit_bytes,
         );
-        // No spilling to disk: the limit is a limit, and a server's disk is
-        // not a scratch space for readers.
-        let no_spill = datafusion::execution::disk_manager::DiskManagerBuilder::default()
-            .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Disabled);
-        RuntimeEnvBuilder::new()
-            .with_object_store_registry(self.runtime.object_store_registry.clone())
-            .with_memory_pool(Arc::new(pool))
-            .with_disk_manager_builder(no_spill)
-            .build_arc()
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot build a query runtime; using the shared one");
-                self.runtime.clone()
-            })
+        Arc::new(RuntimeEnv {
+            memory_pool: Arc::new(pool),
+            disk_manager: self.runtime.disk_manager.clone(),
+            cache_manager: self.runtime.cache_manager.clone(),
+            object_store_registry: self.runtime.object_store_registry.clone(),
+        })
     }
 
     /// Runs one read-only SQL statement. DDL, DML (COPY, INSERT),

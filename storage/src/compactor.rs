@@ -63,7 +63,7 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
     let _guard = engine.inner.compaction.lock().await;
     let window_ns = engine.inner.window_ns;
     let cfg = engine.config();
-    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let now = crate::engine::now_ns();
     let retention = cfg.hot_retention.as_nanos().min(i64::MAX as u128) as i64;
 
     // Seal: move windows out of `hot` under the lock.

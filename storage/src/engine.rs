@@ -481,6 +481,7 @@ impl Engine {
     }
 }
 
+/// Wall time, ns since the epoch (`i64::MAX` past 2262).
 pub(crate) fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }

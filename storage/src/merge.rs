@@ -26,7 +26,7 @@ const HOUR_NS: i64 = 3_600_000_000_000;
 /// how many groups were merged.
 pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
     let cfg = engine.config();
-    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let now = crate::engine::now_ns();
     let settle = engine.inner.window_ns + cfg.hot_retention.as_nanos().min(i64::MAX as u128) as i64;
     let manifest = engine.read_state().manifest.clone();
     let mut groups: BTreeMap<(FileKind, String, i64), Vec<FileEntry>> = BTreeMap::new();

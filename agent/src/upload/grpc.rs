@@ -1,7 +1,7 @@
 //! One gRPC session: a bidi `AgentIngest/Stream`, gzip both ways, the
 //! token and tenant in metadata.
 
-use super::{MAX_IN_FLIGHT, Pump, UploadConfig, UploadError, UploadStats};
+use super::{MAX_IN_FLIGHT, Pump, UploadConfig, UploadError, UploadStats, error_chain};
 use crate::outbox::Outbox;
 use flarego_proto::agent::v1::Chunk;
 use flarego_proto::agent::v1::agent_ingest_client::AgentIngestClient;
@@ -100,16 +100,4 @@ pub async fn session(
             _ = &mut changed => {}
         }
     }
-}
-
-/// An error with its causes, one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }

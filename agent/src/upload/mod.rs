@@ -87,7 +87,11 @@ pub async fn run(config: UploadConfig, outbox: Arc<Outbox>, stats: Arc<UploadSta
             return;
         }
         stats.sessions.fetch_add(1, Ordering::Relaxed);
-        let before = outbox.stats().delivered + outbox.stats().refused;
+        let acked = || {
+            let s = outbox.stats();
+            s.delivered + s.refused
+        };
+        let before = acked();
         let r = match config.transport {
             Transport::Grpc => grpc::session(&config, &outbox, &stats).await,
             Transport::WebSocket => ws::session(&config, &outbox, &stats).await,
@@ -97,7 +101,7 @@ pub async fn run(config: UploadConfig, outbox: Arc<Outbox>, stats: Arc<UploadSta
             Ok(()) => return,
             Err(e) => {
                 stats.failures.fetch_add(1, Ordering::Relaxed);
-                let progressed = outbox.stats().delivered + outbox.stats().refused > before;
+                let progressed = acked() > before;
                 if progressed {
                     attempt = 0;
                 }
@@ -154,6 +158,18 @@ impl Pump<'_> {
     pub fn finished(&self) -> bool {
         self.outbox.is_closed() && self.outbox.is_empty()
     }
+}
+
+/// An error with its causes, one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -2,8 +2,7 @@
 //! (`/api/v1/agent/ws`): each chunk a gzipped binary message, each ack a
 //! binary message back. For networks where gRPC cannot pass.
 
-use super::grpc::error_chain;
-use super::{Pump, UploadConfig, UploadError, UploadStats};
+use super::{Pump, UploadConfig, UploadError, UploadStats, error_chain};
 use crate::outbox::Outbox;
 use flarego_proto::agent::v1::Ack;
 use flate2::Compression;
