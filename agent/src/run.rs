@@ -22,6 +22,7 @@ use prost::Message;
 use rand::Rng;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Everything the agent needs; the CLI fills it from flags.
@@ -221,6 +222,15 @@ pub async fn run(
         m.push(point("agent_buffered_bytes", before.queued_bytes as f64));
         m.push(point("agent_dropped_chunks_total", before.dropped as f64));
         m.push(point("agent_refused_chunks_total", before.refused as f64));
+        let up = &upload_stats;
+        m.push(point(
+            "agent_connected",
+            up.connected.load(Ordering::Relaxed) as f64,
+        ));
+        m.push(point(
+            "agent_upload_failures_total",
+            up.failures.load(Ordering::Relaxed) as f64,
+        ));
         m.push(point("agent_window_seq", seq as f64));
         outbox.push(chunk);
         report.windows = seq;

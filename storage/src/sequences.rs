@@ -62,14 +62,6 @@ impl SequenceMarks {
         self.marks.retain(|_, m| m.updated_ns >= oldest_ns);
         self.marks.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
-
-    pub fn len(&self) -> usize {
-        self.marks.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.marks.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -109,6 +101,5 @@ mod tests {
         let back = SequenceMarks::from_saved(&saved);
         assert!(back.is_duplicate(&w("new", 7)));
         assert!(!back.is_duplicate(&w("old", 5)));
-        assert_eq!(back.len(), 1);
     }
 }

@@ -73,8 +73,9 @@ pub enum UploadError {
 /// Counters for the agent's own metrics.
 #[derive(Debug, Default)]
 pub struct UploadStats {
-    pub sessions: AtomicU64,
+    /// Sessions that ended in an error (each is retried after a backoff).
     pub failures: AtomicU64,
+    /// 1 while a session is open.
     pub connected: AtomicU64,
 }
 
@@ -86,7 +87,6 @@ pub async fn run(config: UploadConfig, outbox: Arc<Outbox>, stats: Arc<UploadSta
         if outbox.is_closed() && outbox.is_empty() {
             return;
         }
-        stats.sessions.fetch_add(1, Ordering::Relaxed);
         let acked = || {
             let s = outbox.stats();
             s.delivered + s.refused

@@ -232,6 +232,11 @@ async fn a_30s_server_outage_delivers_every_window_exactly_once() {
         .unwrap();
     let expected: Vec<Vec<serde_json::Value>> = (1..=n).map(|i| vec![i.into(), 1.into()]).collect();
     assert_eq!(rows, expected, "every window 1..={n} exactly once");
+    let failures = server
+        .sql_i64("SELECT CAST(max(value) AS BIGINT) FROM metrics WHERE name = 'agent_upload_failures_total'")
+        .await
+        .unwrap();
+    assert!(failures >= 1, "the outage shows in the agent's own metrics");
 }
 
 fn chunk(agent: &str, seq: u64, service: &str) -> Chunk {
