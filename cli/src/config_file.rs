@@ -95,8 +95,10 @@ impl ConfigFile {
 mod tests {
     #[test]
     fn shipped_example_parses() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/flarego.example.toml");
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        let path = manifest_dir.join("../config/flarego.example.toml");
         let f = super::ConfigFile::load(&path).unwrap();
         assert_eq!(f.server.http_addr.as_deref(), Some("127.0.0.1:4040"));
         assert_eq!(f.server.max_stack_depth, Some(4096));

@@ -20,9 +20,14 @@ pub mod pprof;
 pub mod server;
 pub mod slt;
 
-/// The repository root (where `Cargo.toml` of the workspace is).
+/// The repository root (where `Cargo.toml` of the workspace is). The
+/// directory cargo names at run time wins over the one compiled in, so a
+/// test binary built from another checkout still reads this one.
 pub fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    manifest_dir
         .parent()
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| std::path::PathBuf::from("."))
