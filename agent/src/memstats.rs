@@ -66,9 +66,31 @@ impl MemStats {
     }
 }
 
+/// The nearest-rank `q` quantile (0 < q ≤ 1) of `sorted`, ascending.
+pub fn nearest_rank(sorted: &[u64], q: f64) -> Option<u64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+    Some(sorted[rank - 1])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(nearest_rank(&v, 0.5), Some(50));
+        assert_eq!(nearest_rank(&v, 0.99), Some(99));
+        assert_eq!(nearest_rank(&v, 1.0), Some(100));
+        assert_eq!(nearest_rank(&[7], 0.5), Some(7));
+        assert_eq!(nearest_rank(&[3, 9], 0.5), Some(3));
+        assert_eq!(nearest_rank(&[3, 9], 0.99), Some(9));
+        assert_eq!(nearest_rank(&[], 0.5), None);
+    }
 
     #[test]
     fn reads_debian_go_debug_vars() {

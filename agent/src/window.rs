@@ -5,7 +5,7 @@
 
 use crate::census::Census;
 use crate::delta::delta;
-use crate::memstats::MemStats;
+use crate::memstats::{MemStats, nearest_rank};
 use crate::scrape::Scraper;
 use flarego_proto::agent::v1::{Chunk, GoroutineGroup, MetricPoint, PprofProfile};
 use flarego_proto::pprof::Profile;
@@ -171,13 +171,71 @@ fn add_memstats(m: &MemStats, carry: &mut Carry, t: i64, out: &mut Vec<MetricPoi
     out.push(point("go_heap_objects", m.heap_objects as f64));
     out.push(point("go_gc_count", m.num_gc as f64));
     if let Some(prev) = carry.num_gc {
-        let (pauses, lost) = m.pauses_since(prev);
-        for p in pauses {
+        let (mut pauses, lost) = m.pauses_since(prev);
+        for &p in &pauses {
             out.push(point("go_gc_pause_ns", p as f64));
+        }
+        // Quantiles of the window's pauses, for dashboards and alert
+        // rules that should not aggregate raw points themselves.
+        pauses.sort_unstable();
+        for (name, q) in [
+            ("go_gc_pause_p50_ns", 0.5),
+            ("go_gc_pause_p99_ns", 0.99),
+            ("go_gc_pause_max_ns", 1.0),
+        ] {
+            if let Some(v) = nearest_rank(&pauses, q) {
+                out.push(point(name, v as f64));
+            }
         }
         if lost > 0 {
             out.push(point("go_gc_pauses_lost", lost as f64));
         }
     }
     carry.num_gc = Some(m.num_gc);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(out: &[MetricPoint], name: &str) -> Vec<f64> {
+        out.iter()
+            .filter(|p| p.name == name)
+            .map(|p| p.value)
+            .collect()
+    }
+
+    #[test]
+    fn a_window_reports_its_own_gc_pauses_and_their_quantiles() {
+        let mut m =
+            MemStats::parse(include_bytes!("../../tests/data/debug-vars-go1.19.json")).unwrap();
+        let mut carry = Carry::default();
+        let mut first = Vec::new();
+        add_memstats(&m, &mut carry, 1, &mut first);
+        // The first reading only sets where the next window starts.
+        assert!(named(&first, "go_gc_pause_ns").is_empty());
+        assert!(named(&first, "go_gc_pause_max_ns").is_empty());
+
+        // Four more collections: GC k's pause sits at (k - 1) % 256.
+        let before = m.num_gc as usize;
+        for (i, ns) in [400, 100, 300, 200].into_iter().enumerate() {
+            m.pause_ns[before + i] = ns;
+        }
+        m.num_gc += 4;
+        let mut second = Vec::new();
+        add_memstats(&m, &mut carry, 2, &mut second);
+        assert_eq!(
+            named(&second, "go_gc_pause_ns"),
+            vec![400.0, 100.0, 300.0, 200.0]
+        );
+        assert_eq!(named(&second, "go_gc_pause_p50_ns"), vec![200.0]);
+        assert_eq!(named(&second, "go_gc_pause_p99_ns"), vec![400.0]);
+        assert_eq!(named(&second, "go_gc_pause_max_ns"), vec![400.0]);
+
+        // No collection in a window: no pause points, no quantiles.
+        let mut third = Vec::new();
+        add_memstats(&m, &mut carry, 3, &mut third);
+        assert!(named(&third, "go_gc_pause_p50_ns").is_empty());
+        assert_eq!(named(&third, "go_gc_count"), vec![m.num_gc as f64]);
+    }
 }

@@ -7,7 +7,8 @@
 //
 // With -serve ADDR it keeps them parked and serves net/http/pprof and
 // expvar (/debug/vars) on ADDR instead, printing "serving on http://ADDR"
-// once listening, for tests that scrape a live Go service.
+// once listening, for tests that scrape a live Go service; GET /gc there
+// runs one collection.
 // Standard library only.
 package main
 
@@ -113,6 +114,12 @@ func main() {
 		for i := 0; i < 3; i++ {
 			runtime.GC()
 		}
+		// GET /gc collects once, so tests can make pauses happen
+		// inside an agent window without starting another goroutine.
+		http.HandleFunc("/gc", func(w http.ResponseWriter, _ *http.Request) {
+			runtime.GC()
+			fmt.Fprintln(w, "ok")
+		})
 		srv, err := net.Listen("tcp", *serve)
 		if err != nil {
 			panic(err)

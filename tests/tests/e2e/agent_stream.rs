@@ -106,7 +106,17 @@ async fn goroutine_states_and_cpu_from_pprof_and_perf_answer_in_sql() {
         ],
         tmp.path().join("agent.log"),
     );
+    // Collections throughout the run, so the second window has GC pauses.
+    let gc_url = format!("{}/gc", go.url);
+    let collecting = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        for _ in 0..40 {
+            let _ = client.get(&gc_url).send().await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    });
     let s = summary(&agent.wait(Duration::from_secs(60)));
+    collecting.abort();
     assert_eq!((s["windows"], s["delivered"], s["undelivered"]), (2, 2, 0));
 
     // Per window (the last one): goroutines per state in each function.
@@ -164,6 +174,7 @@ async fn goroutine_states_and_cpu_from_pprof_and_perf_answer_in_sql() {
         "go_goroutines_blocked",
         "go_heap_inuse_bytes",
         "go_gc_count",
+        "go_gc_pause_ns",
         "agent_cpu_percent",
         "agent_rss_bytes",
         "agent_perf_achieved_hz",
@@ -171,6 +182,34 @@ async fn goroutine_states_and_cpu_from_pprof_and_perf_answer_in_sql() {
     ] {
         assert!(names.contains(&n), "metric {n} missing from {names:?}");
     }
+    // The window's pause quantiles agree with its raw pause points.
+    let pauses = server
+        .sql(
+            "SELECT CAST(count(*) AS BIGINT), CAST(max(value) AS BIGINT), \
+             CAST(min(value) AS BIGINT) FROM metrics WHERE name = 'go_gc_pause_ns'",
+        )
+        .await
+        .unwrap();
+    let (n, max, min) = (
+        pauses[0][0].as_i64().unwrap(),
+        pauses[0][1].as_i64().unwrap(),
+        pauses[0][2].as_i64().unwrap(),
+    );
+    assert!(n >= 3, "only {n} GC pauses in the second window");
+    let quantile = |name: &str| {
+        let sql = format!("SELECT CAST(value AS BIGINT) FROM metrics WHERE name = '{name}'");
+        let server = &server;
+        async move { server.sql_i64(&sql).await.unwrap() }
+    };
+    assert_eq!(quantile("go_gc_pause_max_ns").await, max);
+    let (p50, p99) = (
+        quantile("go_gc_pause_p50_ns").await,
+        quantile("go_gc_pause_p99_ns").await,
+    );
+    assert!(
+        min <= p50 && p50 <= p99 && p99 <= max,
+        "{min} {p50} {p99} {max}"
+    );
     let blocked = server
         .sql_i64(
             "SELECT CAST(min(value) AS BIGINT) FROM metrics WHERE name = 'go_goroutines_blocked'",
