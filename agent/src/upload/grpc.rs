@@ -1,10 +1,10 @@
 //! One gRPC session: a bidi `AgentIngest/Stream`, gzip both ways, the
 //! token and tenant in metadata.
 
-use super::{MAX_IN_FLIGHT, Pump, UploadConfig, UploadError, UploadStats, error_chain};
+use super::{Link, MAX_IN_FLIGHT, Pump, UploadConfig, UploadError, UploadStats, error_chain};
 use crate::outbox::Outbox;
-use flarego_proto::agent::v1::Chunk;
 use flarego_proto::agent::v1::agent_ingest_client::AgentIngestClient;
+use flarego_proto::agent::v1::{Ack, Chunk};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -70,7 +70,7 @@ pub async fn session(
             .map_err(|_| stream_err(format!("tenant {t:?} is not valid in a header")))?;
         request.metadata_mut().insert("x-scope-orgid", v);
     }
-    let mut acks = client
+    let acks = client
         .stream(request)
         .await
         .map_err(|s| stream_err(format!("{}: {}", s.code(), s.message())))?
@@ -78,26 +78,34 @@ pub async fn session(
     stats.connected.store(1, Ordering::Relaxed);
     tracing::info!(server = %server, "connected (gRPC)");
 
-    let mut pump = Pump { outbox, sent: 0 };
-    loop {
-        let changed = outbox.changed();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        while let Some(p) = pump.next() {
-            tx.send(p.chunk)
-                .await
-                .map_err(|_| stream_err("request stream closed".into()))?;
-        }
-        if pump.finished() {
-            return Ok(());
-        }
-        tokio::select! {
-            m = acks.message() => match m {
-                Ok(Some(ack)) => pump.ack(&ack),
-                Ok(None) => return Err(stream_err("server ended the stream".into())),
-                Err(s) => return Err(stream_err(format!("{}: {}", s.code(), s.message()))),
-            },
-            _ = &mut changed => {}
+    let mut link = GrpcLink { tx, acks };
+    Pump { outbox, sent: 0 }
+        .drive(&mut link)
+        .await
+        .map_err(stream_err)
+}
+
+struct GrpcLink {
+    tx: mpsc::Sender<Chunk>,
+    acks: tonic::Streaming<Ack>,
+}
+
+impl Link for GrpcLink {
+    async fn send(&mut self, chunk: Chunk) -> Result<(), String> {
+        self.tx
+            .send(chunk)
+            .await
+            .map_err(|_| "request stream closed".to_string())
+    }
+
+    async fn next_ack(&mut self) -> Result<Ack, String> {
+        match self.acks.message().await {
+            Ok(Some(ack)) => Ok(ack),
+            Ok(None) => Err("server ended the stream".into()),
+            Err(s) => Err(format!("{}: {}", s.code(), s.message())),
         }
     }
+
+    /// Dropping the sender ends the request stream.
+    async fn close(&mut self) {}
 }

@@ -158,6 +158,36 @@ impl Pump<'_> {
     pub fn finished(&self) -> bool {
         self.outbox.is_closed() && self.outbox.is_empty()
     }
+
+    /// Sends and acks over `link` until the outbox is closed and empty
+    /// (`Ok`) or the link fails (`Err` with the reason).
+    pub async fn drive(mut self, link: &mut impl Link) -> Result<(), String> {
+        loop {
+            let changed = self.outbox.changed();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            while let Some(p) = self.next() {
+                link.send(p.chunk).await?;
+            }
+            if self.finished() {
+                link.close().await;
+                return Ok(());
+            }
+            tokio::select! {
+                ack = link.next_ack() => self.ack(&ack?),
+                _ = &mut changed => {}
+            }
+        }
+    }
+}
+
+/// One open connection of a transport, as [`Pump::drive`] uses it.
+pub(crate) trait Link {
+    async fn send(&mut self, chunk: flarego_proto::agent::v1::Chunk) -> Result<(), String>;
+    /// The next ack. Cancel-safe: an ack is never half-read when the
+    /// future is dropped.
+    async fn next_ack(&mut self) -> Result<flarego_proto::agent::v1::Ack, String>;
+    async fn close(&mut self);
 }
 
 /// An error with its causes, one line.

@@ -2,9 +2,9 @@
 //! (`/api/v1/agent/ws`): each chunk a gzipped binary message, each ack a
 //! binary message back. For networks where gRPC cannot pass.
 
-use super::{Pump, UploadConfig, UploadError, UploadStats, error_chain};
+use super::{Link, Pump, UploadConfig, UploadError, UploadStats, error_chain};
 use crate::outbox::Outbox;
-use flarego_proto::agent::v1::Ack;
+use flarego_proto::agent::v1::{Ack, Chunk};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures::{SinkExt, StreamExt};
@@ -72,7 +72,7 @@ pub async fn session(
     };
     let connect =
         tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config), true, connector);
-    let (mut socket, _) = tokio::time::timeout(Duration::from_secs(5), connect)
+    let (socket, _) = tokio::time::timeout(Duration::from_secs(5), connect)
         .await
         .map_err(|_| UploadError::Connect {
             server: server.clone(),
@@ -89,43 +89,52 @@ pub async fn session(
         reason,
     };
 
-    let mut pump = Pump { outbox, sent: 0 };
-    loop {
-        let changed = outbox.changed();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        while let Some(p) = pump.next() {
-            let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-            gz.write_all(&p.chunk.encode_to_vec())
-                .map_err(|e| stream_err(e.to_string()))?;
-            let body = gz.finish().map_err(|e| stream_err(e.to_string()))?;
-            socket
-                .send(Message::Binary(body.into()))
-                .await
-                .map_err(|e| stream_err(e.to_string()))?;
-        }
-        if pump.finished() {
-            let _ = socket.close(None).await;
-            return Ok(());
-        }
-        tokio::select! {
-            m = socket.next() => match m {
+    Pump { outbox, sent: 0 }
+        .drive(&mut WsLink { socket })
+        .await
+        .map_err(stream_err)
+}
+
+struct WsLink<S> {
+    socket: tokio_tungstenite::WebSocketStream<S>,
+}
+
+impl<S> Link for WsLink<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    async fn send(&mut self, chunk: Chunk) -> Result<(), String> {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(&chunk.encode_to_vec())
+            .map_err(|e| e.to_string())?;
+        let body = gz.finish().map_err(|e| e.to_string())?;
+        self.socket
+            .send(Message::Binary(body.into()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn next_ack(&mut self) -> Result<Ack, String> {
+        loop {
+            match self.socket.next().await {
                 Some(Ok(Message::Binary(b))) => {
-                    let ack = Ack::decode(b.as_ref())
-                        .map_err(|e| stream_err(format!("bad ack: {e}")))?;
+                    let ack = Ack::decode(b.as_ref()).map_err(|e| format!("bad ack: {e}"))?;
                     if ack.seq == 0 {
-                        return Err(stream_err(format!("server refused the stream: {}", ack.error)));
+                        return Err(format!("server refused the stream: {}", ack.error));
                     }
-                    pump.ack(&ack);
+                    return Ok(ack);
                 }
                 Some(Ok(Message::Close(_))) | None => {
-                    return Err(stream_err("server closed the connection".into()));
+                    return Err("server closed the connection".into());
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(stream_err(e.to_string())),
-            },
-            _ = &mut changed => {}
+                Some(Err(e)) => return Err(e.to_string()),
+            }
         }
+    }
+
+    async fn close(&mut self) {
+        let _ = self.socket.close(None).await;
     }
 }
 
