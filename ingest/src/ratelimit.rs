@@ -53,6 +53,15 @@ impl RateLimits {
 /// Above this many buckets, full ones are dropped (a full bucket is the
 /// same as none), so memory follows active tenants and tokens only.
 const PRUNE_AT: usize = 10_000;
+/// At most one prune per this long, so a server with more than
+/// [`PRUNE_AT`] active buckets does not scan them on every request.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct Buckets {
+    by_key: HashMap<(Kind, String), Bucket>,
+    pruned_at: Option<Instant>,
+}
 
 #[derive(Debug)]
 struct Bucket {
@@ -83,7 +92,7 @@ impl Kind {
 #[derive(Debug, Default)]
 pub struct Limiter {
     limits: RateLimits,
-    buckets: Mutex<HashMap<(Kind, String), Bucket>>,
+    buckets: Mutex<Buckets>,
     running: Arc<Mutex<HashMap<String, usize>>>,
 }
 
@@ -133,13 +142,17 @@ impl Limiter {
         let rate = rate as f64;
         let now = Instant::now();
         let mut g = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if g.len() >= PRUNE_AT {
-            g.retain(|(k, _), b| {
+        let due = g
+            .pruned_at
+            .is_none_or(|t| now.duration_since(t) >= PRUNE_EVERY);
+        if g.by_key.len() >= PRUNE_AT && due {
+            g.by_key.retain(|(k, _), b| {
                 let r = self.rate(*k) as f64;
                 b.tokens + now.duration_since(b.at).as_secs_f64() * r < r
             });
+            g.pruned_at = Some(now);
         }
-        let b = g.entry((kind, key.to_string())).or_insert(Bucket {
+        let b = g.by_key.entry((kind, key.to_string())).or_insert(Bucket {
             tokens: rate,
             at: now,
         });
@@ -276,7 +289,7 @@ mod tests {
                 .unwrap();
         }
         // Reaching the bound dropped every bucket that had refilled.
-        let n = l.buckets.lock().unwrap().len();
+        let n = l.buckets.lock().unwrap().by_key.len();
         assert!(n < PRUNE_AT, "{n} buckets kept");
         // A token over its rate is still held to it after a prune.
         let l = Limiter::new(RateLimits {
@@ -290,6 +303,34 @@ mod tests {
             let _ = l.take(Kind::TokenRequests, &i.to_string(), 1.0, "token");
         }
         assert!(l.take(Kind::TokenRequests, "busy", 1.0, "token").is_err());
+    }
+
+    #[test]
+    fn many_active_buckets_are_scanned_at_most_once_a_second() {
+        let l = Limiter::new(RateLimits {
+            token_requests_per_sec: 1,
+            ..RateLimits::unlimited()
+        });
+        // Each bucket is emptied and needs a second to refill: none can go.
+        for i in 0..PRUNE_AT + 100 {
+            l.take(Kind::TokenRequests, &i.to_string(), 1.0, "token")
+                .unwrap();
+        }
+        let g = l.buckets.lock().unwrap();
+        assert_eq!(
+            g.by_key.len(),
+            PRUNE_AT + 100,
+            "an active bucket was dropped"
+        );
+        let first = g.pruned_at.expect("the bound was reached");
+        drop(g);
+        l.take(Kind::TokenRequests, "one more", 1.0, "token")
+            .unwrap();
+        let g = l.buckets.lock().unwrap();
+        assert!(
+            g.pruned_at == Some(first) || first.elapsed() >= PRUNE_EVERY,
+            "scanned again within a second"
+        );
     }
 
     #[test]
