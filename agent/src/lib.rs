@@ -20,7 +20,9 @@
 //!        ──▶ upload::run: gRPC bidi / WebSocket, acks, backoff       upload/
 //! ```
 //!
-//! A source that fails is logged and counted and retried next window.
+//! `--pprof-profiles` picks which pprof sources run (all by default; see
+//! [`sources`]). A source that fails is logged and counted and retried
+//! next window.
 
 pub mod census;
 pub mod delta;
@@ -31,5 +33,6 @@ pub mod perf;
 pub mod run;
 pub mod scrape;
 pub mod selfstats;
+pub mod sources;
 pub mod upload;
 pub mod window;

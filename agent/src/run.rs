@@ -15,6 +15,7 @@ use crate::outbox::{Outbox, OutboxStats};
 use crate::perf::{PerfConfig, PerfSampler, Symbolizer, to_pprof};
 use crate::scrape::Scraper;
 use crate::selfstats::{SelfStats, rss_bytes};
+use crate::sources::PprofSources;
 use crate::upload::{self, UploadConfig, UploadStats};
 use crate::window::{Carry, ChunkMeta, collect};
 use flarego_proto::agent::v1::{MetricPoint, PprofProfile};
@@ -38,6 +39,8 @@ pub struct AgentConfig {
     pub window: Duration,
     /// Base URL of the service's `net/http/pprof` (and `/debug/vars`).
     pub pprof_url: Option<String>,
+    /// Which pprof endpoints to scrape.
+    pub pprof_sources: PprofSources,
     /// Process to sample with perf.
     pub pid: Option<u32>,
     pub hz: u32,
@@ -151,7 +154,9 @@ pub async fn run(
             let sleep = tokio::time::sleep(meta.window);
             let pprof = async {
                 match &scraper {
-                    Some(s) => Some(collect(s, &mut carry, meta.clone()).await),
+                    Some(s) => {
+                        Some(collect(s, config.pprof_sources, &mut carry, meta.clone()).await)
+                    }
                     None => None,
                 }
             };

@@ -7,6 +7,7 @@ use crate::census::Census;
 use crate::delta::delta;
 use crate::memstats::{MemStats, nearest_rank};
 use crate::scrape::Scraper;
+use crate::sources::PprofSources;
 use flarego_proto::agent::v1::{Chunk, GoroutineGroup, MetricPoint, PprofProfile};
 use flarego_proto::pprof::Profile;
 use prost::Message;
@@ -53,9 +54,15 @@ impl ChunkMeta {
     }
 }
 
-/// Scrapes one window (the CPU profile takes the whole window) and
-/// builds its chunk.
-pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> Chunk {
+/// Scrapes one window and builds its chunk: the goroutine census at its
+/// start, the CPU profile across it, and the rest at its end, so
+/// per-window deltas cover the window. Only `sources` are scraped.
+pub async fn collect(
+    scraper: &Scraper,
+    sources: PprofSources,
+    carry: &mut Carry,
+    meta: ChunkMeta,
+) -> Chunk {
     let secs = meta.window.as_secs().max(1);
     let t = meta.window_start_ns;
     let mut metrics = Vec::new();
@@ -69,23 +76,38 @@ pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> C
     let mut profiles = Vec::new();
 
     let cpu_endpoint = format!("profile?seconds={secs}");
-    let cpu = scraper.profile(&cpu_endpoint);
-    let goroutines = scraper.goroutines();
+    let cpu = async {
+        if sources.has("cpu") {
+            Some(scraper.profile(&cpu_endpoint).await)
+        } else {
+            tokio::time::sleep(meta.window).await;
+            None
+        }
+    };
+    let goroutines = async {
+        if sources.has("goroutine") {
+            Some(scraper.goroutines().await)
+        } else {
+            None
+        }
+    };
     let (cpu, goroutines) = tokio::join!(cpu, goroutines);
     match cpu {
-        Ok(p) => profiles.push(PprofProfile {
+        Some(Ok(p)) => profiles.push(PprofProfile {
             kind: "cpu".into(),
             pprof: p.encode_to_vec(),
             source: "pprof".into(),
         }),
-        Err(e) => {
+        Some(Err(e)) => {
             errors += 1;
             tracing::warn!(error = %e, "cpu profile scrape failed");
         }
+        None => {}
     }
     let mut groups = Vec::new();
     match goroutines {
-        Ok(gs) => {
+        None => {}
+        Some(Ok(gs)) => {
             let c = Census::of(&gs);
             for ((state, frames), count) in c.stacks {
                 groups.push(GoroutineGroup {
@@ -107,23 +129,25 @@ pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> C
             metrics.push(point("go_goroutines_blocked", c.blocked as f64));
             metrics.push(point("go_goroutines_total", c.total as f64));
         }
-        Err(e) => {
+        Some(Err(e)) => {
             errors += 1;
             tracing::warn!(error = %e, "goroutine scrape failed");
         }
     }
-    match scraper.profile("heap").await {
-        Ok(p) => profiles.push(PprofProfile {
-            kind: "heap".into(),
-            pprof: p.encode_to_vec(),
-            source: "pprof".into(),
-        }),
-        Err(e) => {
-            errors += 1;
-            tracing::warn!(error = %e, "heap scrape failed");
+    if sources.has("heap") {
+        match scraper.profile("heap").await {
+            Ok(p) => profiles.push(PprofProfile {
+                kind: "heap".into(),
+                pprof: p.encode_to_vec(),
+                source: "pprof".into(),
+            }),
+            Err(e) => {
+                errors += 1;
+                tracing::warn!(error = %e, "heap scrape failed");
+            }
         }
     }
-    for kind in CUMULATIVE {
+    for kind in CUMULATIVE.into_iter().filter(|k| sources.has(k)) {
         match scraper.profile(kind).await {
             Ok(p) => {
                 // The first scrape only sets the baseline.
@@ -143,11 +167,13 @@ pub async fn collect(scraper: &Scraper, carry: &mut Carry, meta: ChunkMeta) -> C
             }
         }
     }
-    match scraper.memstats().await {
-        Ok(m) => add_memstats(&m, carry, t, &mut metrics),
-        Err(e) => {
-            errors += 1;
-            tracing::warn!(error = %e, "memstats scrape failed");
+    if sources.has("memstats") {
+        match scraper.memstats().await {
+            Ok(m) => add_memstats(&m, carry, t, &mut metrics),
+            Err(e) => {
+                errors += 1;
+                tracing::warn!(error = %e, "memstats scrape failed");
+            }
         }
     }
     metrics.push(point("agent_scrape_errors", errors as f64));

@@ -35,6 +35,10 @@ pub struct AgentArgs {
     /// Base URL of the service's net/http/pprof, e.g. http://127.0.0.1:6060.
     #[arg(long, env = "FLAREGO_AGENT_PPROF_URL")]
     pprof_url: Option<String>,
+    /// pprof sources to scrape, comma-separated: cpu, goroutine, heap,
+    /// allocs, block, mutex, memstats [default: all].
+    #[arg(long, env = "FLAREGO_AGENT_PPROF_PROFILES")]
+    pprof_profiles: Option<String>,
     /// Sample this process with perf (any language; frame pointers needed).
     #[arg(long, env = "FLAREGO_AGENT_PID")]
     pid: Option<u32>,
@@ -205,6 +209,12 @@ impl AgentArgs {
             labels,
             window,
             pprof_url: self.pprof_url.or(file.pprof_url),
+            pprof_sources: match self.pprof_profiles.or(file.pprof_profiles) {
+                Some(v) => v
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("--pprof-profiles: {e}"))?,
+                None => Default::default(),
+            },
             pid: self.pid.or(file.pid),
             hz: self.hz.or(file.hz).unwrap_or(100),
             buffer_bytes: size(

@@ -54,6 +54,7 @@ pub struct AgentFile {
     pub service: Option<String>,
     pub instance: Option<String>,
     pub pprof_url: Option<String>,
+    pub pprof_profiles: Option<String>,
     pub pid: Option<u32>,
     pub hz: Option<u32>,
     pub token: Option<String>,

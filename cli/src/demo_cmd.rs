@@ -190,6 +190,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         agent_name: "demo".into(),
         window,
         pprof_url,
+        pprof_sources: Default::default(),
         pid,
         hz: 100,
         buffer_bytes: 16 << 20,

@@ -90,6 +90,7 @@ async fn scrapes_a_real_go_service() {
 /// state and function, CPU in `main.spin`, and runtime metrics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_windows_answer_in_sql() {
+    use flarego_agent::sources::PprofSources;
     use flarego_agent::window::{Carry, ChunkMeta, collect};
     use flarego_ingest::Limits;
     use flarego_ingest::record::{IngestRecord, Source, replay_decoder};
@@ -122,7 +123,7 @@ async fn agent_windows_answer_in_sql() {
             instance: "local".into(),
             labels: Default::default(),
         };
-        let chunk = collect(&scraper, &mut carry, meta).await;
+        let chunk = collect(&scraper, PprofSources::all(), &mut carry, meta).await;
         let rec = IngestRecord {
             tenant: TenantId::default_tenant(),
             received_ns: t0,

@@ -582,3 +582,68 @@ async fn a_failing_source_is_counted_and_the_others_go_on() {
     let log = std::fs::read_to_string(tmp.path().join("agent.log")).unwrap();
     assert!(log.contains("cpu profile scrape failed"), "{log}");
 }
+
+/// `--pprof-profiles` scrapes only what it names: here the goroutine
+/// census and memstats, no CPU (the service is never CPU-profiled) and no
+/// heap; windows keep their length. An unknown name is refused up front.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_chosen_pprof_profiles_are_scraped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let go = GoService::start(tmp.path()).unwrap();
+    let server = TestServer::start(&tmp.path().join("data"), &[])
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let agent = AgentProcess::start(
+        &server,
+        &[
+            "--service",
+            "picked",
+            "--pprof-url",
+            &go.url,
+            "--pprof-profiles",
+            "goroutine,memstats",
+            "--window",
+            "1s",
+            "--windows",
+            "2",
+        ],
+        tmp.path().join("agent.log"),
+    );
+    let s = summary(&agent.wait(Duration::from_secs(30)));
+    assert_eq!((s["windows"], s["delivered"]), (2, 2));
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "two 1 s windows took {:?}",
+        started.elapsed()
+    );
+    let types = server
+        .sql("SELECT DISTINCT profile_type FROM profiles ORDER BY 1")
+        .await
+        .unwrap();
+    assert_eq!(types, vec![vec![serde_json::json!("goroutine")]]);
+    let heap_metric = server
+        .sql_i64("SELECT count(*) FROM metrics WHERE name = 'go_heap_inuse_bytes'")
+        .await
+        .unwrap();
+    assert_eq!(heap_metric, 2, "memstats once per window");
+    let errors = server
+        .sql_i64(
+            "SELECT CAST(sum(value) AS BIGINT) FROM metrics WHERE name = 'agent_scrape_errors'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(errors, 0);
+
+    let out = Command::new(flarego_bin().unwrap())
+        .args(["agent", "--server", &server.grpc_url, "--service", "x"])
+        .args(["--pprof-url", &go.url, "--pprof-profiles", "cpu,trace"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--pprof-profiles") && err.contains("\"trace\""),
+        "{err}"
+    );
+}
