@@ -79,7 +79,7 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
     let flarego = crate::sibling_bin("flarego")?;
     let lean = crate::sibling_bin("flarego-agent")?;
     // (name, the agent's command line, if any)
-    let configs: [(&str, Option<AgentCommand>); 5] = [
+    let configs: [(&str, Option<AgentCommand>); 6] = [
         ("no agent", None),
         (
             "`flarego agent`, defaults (pprof, 10 s windows)",
@@ -90,6 +90,16 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
             Some((&flarego, vec!["agent", "--pid", &go_pid])),
         ),
         ("`flarego-agent`, defaults", Some((&lean, vec![]))),
+        (
+            "`flarego-agent`, no pprof CPU profile",
+            Some((
+                &lean,
+                vec![
+                    "--pprof-profiles",
+                    "goroutine,heap,allocs,block,mutex,memstats",
+                ],
+            )),
+        ),
         (
             "`flarego-agent` + perf at 100 Hz",
             Some((&lean, vec!["--pid", &go_pid])),
@@ -142,9 +152,9 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
 
     let base = mean(&tallies[0].rps);
     println!(
-        "| configuration | req/s | vs no agent | p50 µs | p99 µs | agent CPU (% of a core) | agent peak RSS (MiB) |"
+        "| configuration | req/s | vs no agent | req/s per round | p50 µs | p99 µs | agent CPU (% of a core) | agent peak RSS (MiB) |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for ((name, _), t) in configs.iter().zip(&tallies) {
         let rps = mean(&t.rps);
         let p50 = mean(&t.p50_us.iter().map(|v| f64::from(*v)).collect::<Vec<_>>());
@@ -160,9 +170,11 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
                 ),
             )
         };
+        let per_round: Vec<String> = t.rps.iter().map(|r| format!("{r:.0}")).collect();
         println!(
-            "| {name} | {rps:.0} | {:+.2}% | {p50:.0} | {p99:.0} | {cpu} | {rss} |",
-            (rps / base - 1.0) * 100.0
+            "| {name} | {rps:.0} | {:+.2}% | {} | {p50:.0} | {p99:.0} | {cpu} | {rss} |",
+            (rps / base - 1.0) * 100.0,
+            per_round.join(" / ")
         );
     }
     println!(
