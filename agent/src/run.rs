@@ -95,11 +95,7 @@ pub async fn run(
         .as_deref()
         .map(|u| Scraper::new(u, config.scrape_timeout, config.max_scrape_bytes))
         .transpose()?;
-    let perf_config = config.pid.map(|pid| PerfConfig {
-        pid,
-        hz: config.hz,
-        buffer_pages: if config.hz > 1000 { 64 } else { 16 },
-    });
+    let perf_config = config.pid.map(|pid| PerfConfig::for_rate(pid, config.hz));
     if let Some(p) = &perf_config
         && !(crate::perf::MIN_HZ..=crate::perf::MAX_HZ).contains(&p.hz)
     {

@@ -31,11 +31,7 @@ pub async fn run(seconds: u64) -> anyhow::Result<()> {
     for hz in [100u32, 1000, 10_000] {
         // FlareGo's sampler, in this (otherwise idle) process.
         let (self0, target0) = (cpu_secs("self"), cpu_secs(&pid_s));
-        let sampler = PerfSampler::start(PerfConfig {
-            pid,
-            hz,
-            buffer_pages: if hz > 1000 { 64 } else { 16 },
-        })?;
+        let sampler = PerfSampler::start(PerfConfig::for_rate(pid, hz))?;
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         let w = sampler.take();
         drop(sampler);

@@ -7,8 +7,7 @@
 use super::sys::{self, ThreadEvent};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Highest and lowest rates accepted.
@@ -19,8 +18,13 @@ pub const MAX_HZ: u32 = 10_000;
 const MAX_JITTER_VALUES: usize = 200_000;
 /// How often the thread list of the target is read again.
 const RESCAN: Duration = Duration::from_millis(500);
-/// How often the ring buffers are drained.
-const DRAIN: Duration = Duration::from_millis(10);
+/// Bounds of how often the ring buffers are drained.
+const DRAIN_MIN: Duration = Duration::from_millis(10);
+const DRAIN_MAX: Duration = Duration::from_millis(200);
+/// Longest [`PerfSampler::take`] waits for the sampler thread.
+const TAKE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A sample with a full 127-frame call chain, bytes, rounded up.
+const SAMPLE_BYTES_MAX: u64 = 1100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PerfError {
@@ -56,8 +60,28 @@ pub struct PerfConfig {
 }
 
 impl PerfConfig {
+    /// The ring size the agent uses for `hz`: 64 KiB per thread, 256 KiB
+    /// above 1000 Hz.
+    pub fn for_rate(pid: u32, hz: u32) -> Self {
+        PerfConfig {
+            pid,
+            hz,
+            buffer_pages: if hz > 1000 { 64 } else { 16 },
+        }
+    }
+
     pub fn period_ns(&self) -> u64 {
         1_000_000_000 / u64::from(self.hz.max(1))
+    }
+
+    /// How often to drain: when a thread running flat out with the
+    /// deepest stacks has filled a quarter of its ring, so nothing is
+    /// lost, and no more often than that (each drain wakes the sampler).
+    pub fn drain_every(&self) -> Duration {
+        let ring = (self.buffer_pages.next_power_of_two() * 4096) as u64;
+        let fill_bytes_per_sec = u64::from(self.hz.max(1)) * SAMPLE_BYTES_MAX;
+        let quarter_ms = ring * 1000 / 4 / fill_bytes_per_sec;
+        Duration::from_millis(quarter_ms).clamp(DRAIN_MIN, DRAIN_MAX)
     }
 }
 
@@ -113,9 +137,15 @@ struct Tracked {
 /// Samples one process until dropped.
 pub struct PerfSampler {
     config: PerfConfig,
-    window: Arc<Mutex<PerfWindow>>,
-    stop: Arc<AtomicBool>,
+    /// To the sampler thread; dropping it stops the thread.
+    requests: Option<mpsc::Sender<Request>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What the sampler thread is asked between its timed drains.
+enum Request {
+    /// Drain every ring now, start a new window, send the old one back.
+    Take(mpsc::SyncSender<PerfWindow>),
 }
 
 impl PerfSampler {
@@ -126,12 +156,11 @@ impl PerfSampler {
             return Err(PerfError::Rate { hz: config.hz });
         }
         let mut threads = HashMap::new();
-        let window = PerfWindow {
+        let mut window = PerfWindow {
             period_ns: config.period_ns(),
             ..Default::default()
         };
-        let window = Arc::new(Mutex::new(window));
-        let first = rescan(&config, &mut threads, &window)?;
+        let first = rescan(&config, &mut threads, &mut window)?;
         if threads.is_empty() {
             return Err(first.unwrap_or(PerfError::NoProcess {
                 pid: config.pid,
@@ -139,18 +168,14 @@ impl PerfSampler {
                 source: std::io::Error::other("no threads"),
             }));
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (window, stop) = (window.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("flarego-perf".into())
-                .spawn(move || run(config, threads, window, stop))
-                .map_err(PerfError::Thread)?
-        };
+        let (requests, inbox) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("flarego-perf".into())
+            .spawn(move || run(config, threads, window, inbox))
+            .map_err(PerfError::Thread)?;
         Ok(PerfSampler {
             config,
-            window,
-            stop,
+            requests: Some(requests),
             thread: Some(thread),
         })
     }
@@ -159,21 +184,28 @@ impl PerfSampler {
         self.config
     }
 
-    /// What was sampled since the last call; starts a new window.
+    /// What was sampled since the last call, rings drained up to now;
+    /// starts a new window. Waits for the sampler thread (one drain).
     pub fn take(&self) -> PerfWindow {
-        let mut g = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        let fresh = PerfWindow {
-            period_ns: g.period_ns,
-            threads: g.threads,
-            ..Default::default()
-        };
-        std::mem::replace(&mut *g, fresh)
+        let (reply, answer) = mpsc::sync_channel(1);
+        let sent = self
+            .requests
+            .as_ref()
+            .is_some_and(|r| r.send(Request::Take(reply)).is_ok());
+        match answer.recv_timeout(TAKE_TIMEOUT) {
+            Ok(w) if sent => w,
+            _ => PerfWindow {
+                period_ns: self.config.period_ns(),
+                last_error: Some("the perf sampler thread is not answering".into()),
+                ..Default::default()
+            },
+        }
     }
 }
 
 impl Drop for PerfSampler {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.requests = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -189,7 +221,7 @@ fn task_dir(pid: u32) -> PathBuf {
 fn rescan(
     config: &PerfConfig,
     threads: &mut HashMap<i32, Tracked>,
-    window: &Mutex<PerfWindow>,
+    w: &mut PerfWindow,
 ) -> Result<Option<PerfError>, PerfError> {
     let dir = task_dir(config.pid);
     let entries = std::fs::read_dir(&dir).map_err(|source| PerfError::NoProcess {
@@ -224,7 +256,6 @@ fn rescan(
                     tid,
                     source,
                 };
-                let mut w = window.lock().unwrap_or_else(|p| p.into_inner());
                 w.open_errors += 1;
                 w.last_error = Some(err.to_string());
                 last = Some(err);
@@ -232,31 +263,37 @@ fn rescan(
         }
     }
     threads.retain(|tid, _| alive.contains(tid));
-    let mut w = window.lock().unwrap_or_else(|p| p.into_inner());
     w.threads = threads.len();
     Ok(last)
 }
 
+/// The sampler thread: drains every `drain_every`, rescans threads every
+/// [`RESCAN`], answers [`Request::Take`], and ends when the
+/// [`PerfSampler`] is dropped.
 fn run(
     config: PerfConfig,
     mut threads: HashMap<i32, Tracked>,
-    window: Arc<Mutex<PerfWindow>>,
-    stop: Arc<AtomicBool>,
+    mut window: PerfWindow,
+    inbox: mpsc::Receiver<Request>,
 ) {
     let period = config.period_ns();
+    let drain_every = config.drain_every();
     let mut last_scan = Instant::now();
     let mut gone_logged = false;
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(DRAIN);
+    loop {
+        let request = match inbox.recv_timeout(drain_every) {
+            Ok(r) => Some(r),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         if last_scan.elapsed() >= RESCAN {
             last_scan = Instant::now();
-            match rescan(&config, &mut threads, &window) {
+            match rescan(&config, &mut threads, &mut window) {
                 Ok(_) => gone_logged = false,
                 Err(e) => {
                     threads.clear();
-                    let mut w = window.lock().unwrap_or_else(|p| p.into_inner());
-                    w.threads = 0;
-                    w.last_error = Some(e.to_string());
+                    window.threads = 0;
+                    window.last_error = Some(e.to_string());
                     if !gone_logged {
                         tracing::warn!(error = %e, "perf target gone; will retry");
                         gone_logged = true;
@@ -264,12 +301,19 @@ fn run(
                 }
             }
         }
-        drain_all(&mut threads, &window, period);
+        drain_all(&mut threads, &mut window, period);
+        if let Some(Request::Take(reply)) = request {
+            let fresh = PerfWindow {
+                period_ns: window.period_ns,
+                threads: window.threads,
+                ..Default::default()
+            };
+            let _ = reply.send(std::mem::replace(&mut window, fresh));
+        }
     }
 }
 
-fn drain_all(threads: &mut HashMap<i32, Tracked>, window: &Mutex<PerfWindow>, period: u64) {
-    let mut w = window.lock().unwrap_or_else(|p| p.into_inner());
+fn drain_all(threads: &mut HashMap<i32, Tracked>, w: &mut PerfWindow, period: u64) {
     for t in threads.values_mut() {
         let last = &mut t.last_sample_cpu;
         t.event.drain(|kind, body| match kind {
@@ -302,5 +346,28 @@ fn drain_all(threads: &mut HashMap<i32, Tracked>, window: &Mutex<PerfWindow>, pe
             w.on_cpu_ns += cpu.saturating_sub(t.cpu_read);
             t.cpu_read = cpu;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drains_when_a_quarter_of_the_ring_could_be_full() {
+        let at = |hz, buffer_pages| {
+            PerfConfig {
+                pid: 1,
+                hz,
+                buffer_pages,
+            }
+            .drain_every()
+        };
+        // 64 KiB ring at 100 Hz of 1100-byte samples: a quarter in 148 ms.
+        assert_eq!(at(100, 16), Duration::from_millis(148));
+        assert_eq!(at(1000, 16), Duration::from_millis(14));
+        // Bounded both ways.
+        assert_eq!(at(10_000, 64), DRAIN_MIN);
+        assert_eq!(at(1, 16), DRAIN_MAX);
     }
 }
