@@ -21,6 +21,10 @@ async fn kill9_loses_nothing_acknowledged_and_counts_nothing_twice() {
             "1s",
             "--compaction-interval",
             "200ms",
+            // The sender below writes as fast as acks come back; on a
+            // fast disk that passes the per-tenant request rate limit.
+            "--ingest-requests-per-sec",
+            "0",
         ],
     )
     .await
