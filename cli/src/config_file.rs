@@ -30,6 +30,7 @@ pub struct ServerFile {
     pub jwt_hs256_secret_file: Option<String>,
     pub jwt_public_key: Option<String>,
     pub jwks_file: Option<String>,
+    pub jwt_revoked_file: Option<String>,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
     pub jwt_leeway: Option<String>,

@@ -85,6 +85,10 @@ pub struct ServerArgs {
     /// JWKS file (`{"keys": [...]}`) of RS256/ES256 public keys.
     #[arg(long, env = "FLAREGO_JWKS_FILE")]
     jwks_file: Option<PathBuf>,
+    /// File of revoked token ids (`jti`), one per line; read again when it
+    /// changes.
+    #[arg(long, env = "FLAREGO_JWT_REVOKED_FILE")]
+    jwt_revoked_file: Option<PathBuf>,
     /// Required `iss` claim [default: none].
     #[arg(long, env = "FLAREGO_JWT_ISSUER")]
     jwt_issuer: Option<String>,
@@ -342,6 +346,10 @@ impl ServerArgs {
                             .as_secs(),
                         None => 60,
                     },
+                    revoked_file: self
+                        .jwt_revoked_file
+                        .clone()
+                        .or(file.jwt_revoked_file.clone().map(PathBuf::from)),
                 };
                 let verifier = Verifier::new(&jwt).context("--auth jwt")?;
                 Ok(AuthConfig::Jwt(std::sync::Arc::new(verifier)))

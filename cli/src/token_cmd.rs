@@ -96,13 +96,15 @@ pub fn run(cmd: TokenCmd) -> anyhow::Result<()> {
         sub: a.subject,
         jti: Some(format!("{:016x}", rand_id())),
     };
+    let jti = claims.jti.clone().unwrap_or_default();
     let token = encode(
         &Header::default(),
         &claims,
         &EncodingKey::from_secret(&secret),
     )?;
     eprintln!(
-        "token for tenant {:?}, role {}, expires in {}",
+        "token for tenant {:?}, role {}, expires in {}; id (jti) {jti}: \
+         add it to the --jwt-revoked-file to revoke the token",
         a.tenant,
         a.role,
         humantime::format_duration(ttl)

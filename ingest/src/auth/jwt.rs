@@ -5,6 +5,7 @@
 //! public key taken as an HMAC secret) cannot pass.
 
 use super::claims::Claims;
+use super::revoked::{RevocationList, RevokedFileError};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 
@@ -23,6 +24,8 @@ pub struct JwtConfig {
     pub audience: Option<String>,
     /// Clock skew allowed on `exp` and `nbf`, seconds.
     pub leeway_secs: u64,
+    /// A file of revoked `jti` values, read again when it changes.
+    pub revoked_file: Option<std::path::PathBuf>,
 }
 
 /// Why the configuration is unusable.
@@ -38,6 +41,8 @@ pub enum JwtConfigError {
     PublicKey(String),
     #[error("the JWKS document: {0}")]
     Jwks(String),
+    #[error(transparent)]
+    Revoked(#[from] RevokedFileError),
 }
 
 struct Key {
@@ -60,6 +65,7 @@ pub struct Verifier {
     issuer: Option<String>,
     audience: Option<String>,
     leeway_secs: u64,
+    revoked: Option<RevocationList>,
 }
 
 impl Verifier {
@@ -120,17 +126,34 @@ impl Verifier {
         if keys.is_empty() {
             return Err(JwtConfigError::NoKey);
         }
+        let revoked = config
+            .revoked_file
+            .as_deref()
+            .map(RevocationList::open)
+            .transpose()?;
         Ok(Verifier {
             keys,
             verified: Default::default(),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway_secs: config.leeway_secs,
+            revoked,
         })
     }
 
     /// The token's claims, or why it is refused (for the log only).
     pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        let claims = self.verify_unrevoked(token)?;
+        if let (Some(list), Some(jti)) = (&self.revoked, &claims.jti)
+            && list.is_revoked(jti)
+        {
+            return Err(format!("token {jti:?} is revoked"));
+        }
+        Ok(claims)
+    }
+
+    /// Signature and times, from the cache when the token verified before.
+    fn verify_unrevoked(&self, token: &str) -> Result<Claims, String> {
         let now = jsonwebtoken::get_current_timestamp();
         {
             let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
@@ -209,6 +232,10 @@ mod tests {
     const SECRET: &[u8] = b"a-unit-test-secret-long-enough-for-hs256";
 
     fn token(exp: u64) -> String {
+        token_with_id(exp, None)
+    }
+
+    fn token_with_id(exp: u64, jti: Option<&str>) -> String {
         let claims = Claims {
             tenant: "t".into(),
             role: Role::Reader,
@@ -219,7 +246,7 @@ mod tests {
             iss: None,
             aud: None,
             sub: None,
-            jti: None,
+            jti: jti.map(str::to_string),
         };
         encode(
             &Header::default(),
@@ -249,5 +276,44 @@ mod tests {
         let mut bad = good.clone();
         bad.pop();
         assert!(v.verify(&bad).is_err());
+    }
+
+    #[test]
+    fn a_revoked_id_is_refused_even_when_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("revoked");
+        std::fs::write(&file, "someone-elses\n").unwrap();
+        let v = Verifier::new(&JwtConfig {
+            hs256_secret: Some(SECRET.to_vec()),
+            revoked_file: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        let exp = jsonwebtoken::get_current_timestamp() + 600;
+        let (leaked, kept) = (
+            token_with_id(exp, Some("leaked-1")),
+            token_with_id(exp, Some("kept-2")),
+        );
+        assert!(v.verify(&leaked).is_ok(), "not revoked yet, and now cached");
+        std::thread::sleep(crate::auth::revoked::RECHECK + std::time::Duration::from_millis(50));
+        std::fs::write(&file, "someone-elses\nleaked-1\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+            .unwrap();
+        let e = v.verify(&leaked).unwrap_err();
+        assert!(e.contains("revoked"), "{e}");
+        assert!(v.verify(&kept).is_ok());
+        // A missing file at start is a configuration error.
+        let e = Verifier::new(&JwtConfig {
+            hs256_secret: Some(SECRET.to_vec()),
+            revoked_file: Some(dir.path().join("absent")),
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("absent"), "{e}");
     }
 }

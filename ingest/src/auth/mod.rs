@@ -3,7 +3,8 @@
 //! ```text
 //! Authorization: Bearer <JWT>  (HTTP, WebSocket upgrade, gRPC metadata)
 //!   └─ Verifier (jwt.rs): the key for the header's kid/alg, fixed algorithms
-//!      per key, exp/nbf with leeway, iss, aud ──▶ Claims { tenant, role, scope }
+//!      per key, exp/nbf with leeway, iss, aud, jti not in the revoked
+//!      file (revoked.rs) ──▶ Claims { tenant, role, scope }
 //!   └─ Principal { tenant, role, permissions (role ∩ scope) }
 //! authorize(need) ──▶ 401 (no or bad token; reason logged, not returned)
 //!                 ──▶ 403 (the role or scope lacks `need`)
@@ -14,6 +15,7 @@
 
 pub mod claims;
 pub mod jwt;
+pub mod revoked;
 
 pub use claims::{Claims, Permission, Role};
 pub use jwt::{JwtConfig, Verifier};

@@ -277,6 +277,74 @@ async fn roles_limit_what_a_token_may_do() {
     assert_eq!(ingest(&s, Some(minted), "svc", "main;f 1", None).await, 403);
 }
 
+/// A token minted by `flarego token create` works until its id is added
+/// to the `--jwt-revoked-file`; then every listener refuses it, without a
+/// restart, while other tokens go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_refused_everywhere_without_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = Keys::create(tmp.path()).unwrap();
+    let revoked = tmp.path().join("revoked-tokens");
+    std::fs::write(&revoked, "# revoked token ids\n").unwrap();
+    let s = start(
+        tmp.path(),
+        &keys,
+        &["--jwt-revoked-file", revoked.to_str().unwrap()],
+    )
+    .await;
+    let mint = || {
+        let out = std::process::Command::new(flarego_bin().unwrap())
+            .args(["token", "create", "--tenant", "acme", "--role", "admin"])
+            .args([
+                "--ttl",
+                "1h",
+                "--issuer",
+                "flarego-test",
+                "--audience",
+                "flarego",
+            ])
+            .arg("--jwt-hs256-secret-file")
+            .arg(keys.secret_file())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let jti = stderr
+            .split("id (jti) ")
+            .nth(1)
+            .and_then(|r| r.split(':').next())
+            .unwrap_or_else(|| panic!("no token id in {stderr:?}"))
+            .to_string();
+        let token = String::from_utf8(out.stdout).unwrap();
+        (token.lines().last().unwrap().trim().to_string(), jti)
+    };
+    let (leaked, leaked_id) = mint();
+    let (kept, _) = mint();
+    assert_eq!(query(&s, Some(&leaked), "SELECT 1", None).await.0, 200);
+    assert_eq!(grpc_code(&s, Some(&leaked)).await, tonic::Code::Ok);
+    assert_eq!(ws_status(&s, Some(&leaked)).await, 101);
+
+    let mut text = std::fs::read_to_string(&revoked).unwrap();
+    text.push_str(&format!("{leaked_id}  # leaked in a CI log\n"));
+    std::fs::write(&revoked, text).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while query(&s, Some(&leaked), "SELECT 1", None).await.0 != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revoked token still works 10 s later"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        grpc_code(&s, Some(&leaked)).await,
+        tonic::Code::Unauthenticated
+    );
+    assert_eq!(ws_status(&s, Some(&leaked)).await, 401);
+    assert_eq!(query(&s, Some(&kept), "SELECT 1", None).await.0, 200);
+    let log = std::fs::read_to_string(s.log_path()).unwrap();
+    assert!(log.contains("is revoked"), "the reason is logged");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_of_one_tenant_never_sees_another() {
     let tmp = tempfile::tempdir().unwrap();
