@@ -16,7 +16,8 @@
 //!        │
 //!        ▼
 //! Chunk { agent id, seq, profiles, goroutines, metrics }             run.rs
-//!        ──▶ Outbox (bounded, oldest dropped)                        outbox.rs
+//!        ──▶ Outbox (bounded, oldest dropped; on disk with            outbox.rs
+//!            --buffer-dir)                                          spool.rs
 //!        ──▶ upload::run: gRPC bidi / WebSocket, acks, backoff       upload/
 //! ```
 //!
@@ -34,5 +35,6 @@ pub mod run;
 pub mod scrape;
 pub mod selfstats;
 pub mod sources;
+pub mod spool;
 pub mod upload;
 pub mod window;

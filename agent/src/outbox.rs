@@ -3,8 +3,10 @@
 //! The window loop pushes each chunk as it is made; the uploader sends
 //! them in order and removes each once acked. When the server is away
 //! for long, the oldest chunks are dropped to stay under the bound, and
-//! counted, so the agent can report what it lost.
+//! counted, so the agent can report what it lost. With a [`Spool`] the
+//! queue is mirrored on disk, so it outlives the agent process.
 
+use crate::spool::Spool;
 use flarego_proto::agent::v1::Chunk;
 use prost::Message;
 use std::collections::VecDeque;
@@ -35,6 +37,8 @@ pub struct Outbox {
     max_bytes: usize,
     inner: Mutex<Inner>,
     changed: Notify,
+    /// Mirrors the queue on disk when `--buffer-dir` is set.
+    spool: Option<Spool>,
 }
 
 /// Counters of what went through the outbox.
@@ -56,7 +60,21 @@ impl Outbox {
             max_bytes,
             inner: Mutex::new(Inner::default()),
             changed: Notify::new(),
+            spool: None,
         }
+    }
+
+    /// An outbox whose queue is also kept in `spool`.
+    pub fn with_spool(max_bytes: usize, spool: Spool) -> Self {
+        Outbox {
+            spool: Some(spool),
+            ..Outbox::new(max_bytes)
+        }
+    }
+
+    /// Queues a chunk an earlier run left on disk (already saved).
+    pub fn restore(&self, chunk: Chunk) -> u64 {
+        self.enqueue(chunk, false)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -66,6 +84,16 @@ impl Outbox {
     /// Queues a chunk; drops the oldest ones while over the bound (the
     /// newest is always kept). Returns how many were dropped.
     pub fn push(&self, chunk: Chunk) -> u64 {
+        self.enqueue(chunk, true)
+    }
+
+    fn enqueue(&self, chunk: Chunk, save: bool) -> u64 {
+        if save
+            && let Some(spool) = &self.spool
+            && let Err(e) = spool.save(&chunk)
+        {
+            tracing::warn!(error = %e, seq = chunk.seq, "chunk kept in memory only");
+        }
         let bytes = chunk.encoded_len();
         let mut dropped = 0;
         {
@@ -78,6 +106,9 @@ impl Outbox {
             });
             while g.bytes > self.max_bytes && g.queue.len() > 1 {
                 if let Some(old) = g.queue.pop_front() {
+                    if let Some(spool) = &self.spool {
+                        spool.remove(old.seq);
+                    }
                     g.bytes -= old.bytes;
                     g.dropped += 1;
                     dropped += 1;
@@ -120,6 +151,9 @@ impl Outbox {
             let mut g = self.lock();
             while g.queue.front().is_some_and(|p| p.seq <= seq) {
                 if let Some(p) = g.queue.pop_front() {
+                    if let Some(spool) = &self.spool {
+                        spool.remove(p.seq);
+                    }
                     g.bytes -= p.bytes;
                     if p.seq == seq && refused {
                         g.refused += 1;

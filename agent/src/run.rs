@@ -16,6 +16,7 @@ use crate::perf::{PerfConfig, PerfSampler, Symbolizer, to_pprof};
 use crate::scrape::Scraper;
 use crate::selfstats::{SelfStats, rss_bytes};
 use crate::sources::PprofSources;
+use crate::spool::Spool;
 use crate::upload::{self, UploadConfig, UploadStats};
 use crate::window::{Carry, ChunkMeta, collect};
 use flarego_proto::agent::v1::{MetricPoint, PprofProfile};
@@ -46,6 +47,8 @@ pub struct AgentConfig {
     pub hz: u32,
     /// Bound of the unsent-chunk buffer, bytes.
     pub buffer_bytes: usize,
+    /// Keep the unsent chunks on disk here too, and resume from it.
+    pub buffer_dir: Option<std::path::PathBuf>,
     pub scrape_timeout: Duration,
     pub max_scrape_bytes: usize,
     /// How long to keep delivering queued chunks after a stop.
@@ -64,6 +67,8 @@ pub enum AgentError {
     Scrape(#[from] crate::scrape::ScrapeError),
     #[error(transparent)]
     Perf(#[from] crate::perf::PerfError),
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
 }
 
 /// What a run did.
@@ -101,10 +106,31 @@ pub async fn run(
     {
         return Err(crate::perf::PerfError::Rate { hz: p.hz }.into());
     }
-    let agent_id = run_id(&config.agent_name);
-    tracing::info!(agent_id = %agent_id, service = %config.service, window_s = config.window.as_secs(), "agent started");
+    let (outbox, agent_id, first_seq) = match &config.buffer_dir {
+        None => (
+            Outbox::new(config.buffer_bytes),
+            run_id(&config.agent_name),
+            1,
+        ),
+        Some(dir) => {
+            let (spool, resume) = Spool::open(dir, &config.agent_name)?;
+            let agent_id = resume
+                .agent_id
+                .unwrap_or_else(|| run_id(&config.agent_name));
+            spool.set_agent_id(&agent_id)?;
+            let outbox = Outbox::with_spool(config.buffer_bytes, spool);
+            if !resume.chunks.is_empty() {
+                tracing::info!(chunks = resume.chunks.len(), dir = %dir.display(), "resending chunks an earlier run left");
+            }
+            for c in resume.chunks {
+                outbox.restore(c);
+            }
+            (outbox, agent_id, resume.next_seq)
+        }
+    };
+    tracing::info!(agent_id = %agent_id, first_seq, service = %config.service, window_s = config.window.as_secs(), "agent started");
 
-    let outbox = Arc::new(Outbox::new(config.buffer_bytes));
+    let outbox = Arc::new(outbox);
     let upload_stats = Arc::new(UploadStats::default());
     let uploader = tokio::spawn(upload::run(
         config.upload.clone(),
@@ -121,7 +147,7 @@ pub async fn run(
         if config.max_windows.is_some_and(|m| report.windows >= m) {
             break;
         }
-        let seq = report.windows + 1;
+        let seq = first_seq + report.windows;
         let meta = ChunkMeta {
             agent_id: agent_id.clone(),
             seq,
@@ -234,7 +260,7 @@ pub async fn run(
         ));
         m.push(point("agent_window_seq", seq as f64));
         outbox.push(chunk);
-        report.windows = seq;
+        report.windows += 1;
     }
 
     outbox.close();

@@ -63,6 +63,10 @@ pub struct AgentArgs {
     /// Unsent chunks kept while the server is away; oldest dropped first [default: 16MiB].
     #[arg(long, env = "FLAREGO_AGENT_BUFFER_SIZE")]
     buffer_size: Option<String>,
+    /// Also keep unsent chunks in this directory, so a restarted agent
+    /// delivers them (it keeps its agent id and sequence) [default: memory only].
+    #[arg(long, env = "FLAREGO_AGENT_BUFFER_DIR")]
+    buffer_dir: Option<PathBuf>,
     /// Timeout of one scrape [default: window + 10s].
     #[arg(long, env = "FLAREGO_AGENT_SCRAPE_TIMEOUT")]
     scrape_timeout: Option<String>,
@@ -222,6 +226,7 @@ impl AgentArgs {
                 self.buffer_size.or(file.buffer_size),
                 "16MiB",
             )?,
+            buffer_dir: self.buffer_dir.or(file.buffer_dir.map(PathBuf::from)),
             scrape_timeout: match self.scrape_timeout.or(file.scrape_timeout) {
                 Some(v) => duration("scrape-timeout", &v)?,
                 None => window + Duration::from_secs(10),

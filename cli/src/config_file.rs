@@ -64,6 +64,7 @@ pub struct AgentFile {
     pub labels: Option<std::collections::BTreeMap<String, String>>,
     pub agent_id: Option<String>,
     pub buffer_size: Option<String>,
+    pub buffer_dir: Option<String>,
     pub scrape_timeout: Option<String>,
     pub max_scrape_bytes: Option<String>,
     pub backoff_initial: Option<String>,

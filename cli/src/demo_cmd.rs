@@ -194,6 +194,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         pid,
         hz: 100,
         buffer_bytes: 16 << 20,
+        buffer_dir: None,
         scrape_timeout: window + Duration::from_secs(10),
         max_scrape_bytes: 64 << 20,
         drain_timeout: Duration::from_secs(3),

@@ -33,6 +33,12 @@ impl AgentProcess {
         AgentProcess { child, log }
     }
 
+    /// SIGKILL: the agent gets no chance to deliver or clean up.
+    fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGINT (what Ctrl-C sends), then waits; returns the summary line.
     fn interrupt_and_wait(self, limit: Duration) -> String {
         let _ = Command::new("kill")
@@ -645,5 +651,85 @@ async fn only_the_chosen_pprof_profiles_are_scraped() {
     assert!(
         err.contains("--pprof-profiles") && err.contains("\"trace\""),
         "{err}"
+    );
+}
+
+/// With `--buffer-dir`, chunks queued while the server is away outlive
+/// the agent: killed with SIGKILL mid-outage and started again, it keeps
+/// its agent id and sequence, resends what it had, and every window is
+/// stored exactly once, with no gap in the sequence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_delivers_what_it_buffered_on_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let go = GoService::start(tmp.path()).unwrap();
+    let mut server = TestServer::start(&tmp.path().join("data"), &[])
+        .await
+        .unwrap();
+    let pid = go.pid().to_string();
+    let buffer = tmp.path().join("agent-buffer");
+    let args = [
+        "--service",
+        "shop",
+        "--pid",
+        &pid,
+        "--window",
+        "1s",
+        "--buffer-dir",
+        buffer.to_str().unwrap(),
+        "--backoff-initial",
+        "200ms",
+        "--backoff-max",
+        "1s",
+        "--drain-timeout",
+        "20s",
+    ];
+    let first = AgentProcess::start(&server, &args, tmp.path().join("agent1.log"));
+    let windows = "SELECT count(*) FROM metrics WHERE name = 'agent_window_seq'";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.sql_i64(windows).await.unwrap() < 2 {
+        assert!(Instant::now() < deadline, "no windows arrived in 30 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.kill9();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    first.kill9();
+    let on_disk = std::fs::read_dir(&buffer)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".chunk"))
+        .count();
+    assert!(on_disk >= 2, "only {on_disk} chunks were on disk");
+
+    let mut second_args = args.to_vec();
+    second_args.extend(["--windows", "2"]);
+    let second = AgentProcess::start(&server, &second_args, tmp.path().join("agent2.log"));
+    server.start_again().await.unwrap();
+    let s = summary(&second.wait(Duration::from_secs(60)));
+    assert_eq!((s["windows"], s["undelivered"], s["dropped"]), (2, 0, 0));
+
+    let seqs: Vec<i64> = server
+        .sql("SELECT CAST(value AS BIGINT) FROM metrics WHERE name = 'agent_window_seq' ORDER BY 1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_i64().unwrap())
+        .collect();
+    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+    assert_eq!(seqs, expected, "every window once, no gap");
+    assert!(
+        seqs.len() >= 2 + on_disk + 2,
+        "{} windows stored; {on_disk} were on disk",
+        seqs.len()
+    );
+    let left = std::fs::read_dir(&buffer)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".chunk"))
+        .count();
+    assert_eq!(left, 0, "delivered chunks are removed from disk");
+    let log = std::fs::read_to_string(tmp.path().join("agent2.log")).unwrap();
+    assert!(
+        log.contains("resending chunks an earlier run left"),
+        "{log}"
     );
 }
