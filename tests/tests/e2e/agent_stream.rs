@@ -12,6 +12,13 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The Go test service and a server with default flags, both in `dir`.
+async fn go_service_and_server(dir: &std::path::Path) -> (GoService, TestServer) {
+    let go = GoService::start(dir).unwrap();
+    let server = TestServer::start(&dir.join("data"), &[]).await.unwrap();
+    (go, server)
+}
+
 /// A running `flarego agent`, killed on drop.
 struct AgentProcess {
     child: Child,
@@ -229,10 +236,7 @@ async fn goroutine_states_and_cpu_from_pprof_and_perf_answer_in_sql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_30s_server_outage_delivers_every_window_exactly_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let go = GoService::start(tmp.path()).unwrap();
-    let mut server = TestServer::start(&tmp.path().join("data"), &[])
-        .await
-        .unwrap();
+    let (go, mut server) = go_service_and_server(tmp.path()).await;
     let pid = go.pid().to_string();
     let agent = AgentProcess::start(
         &server,
@@ -405,10 +409,7 @@ async fn a_bad_chunk_is_refused_with_its_reason_and_the_stream_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_websocket_transport_delivers_the_same_chunks() {
     let tmp = tempfile::tempdir().unwrap();
-    let go = GoService::start(tmp.path()).unwrap();
-    let server = TestServer::start(&tmp.path().join("data"), &[])
-        .await
-        .unwrap();
+    let (go, server) = go_service_and_server(tmp.path()).await;
     let pid = go.pid().to_string();
     let log = tmp.path().join("agent.log");
     let log_file = std::fs::File::create(&log).unwrap();
@@ -549,10 +550,7 @@ fn demo_answers_within_a_minute_and_stops_on_ctrl_c() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_source_is_counted_and_the_others_go_on() {
     let tmp = tempfile::tempdir().unwrap();
-    let go = GoService::start(tmp.path()).unwrap();
-    let server = TestServer::start(&tmp.path().join("data"), &[])
-        .await
-        .unwrap();
+    let (go, server) = go_service_and_server(tmp.path()).await;
     let pid = go.pid().to_string();
     let agent = AgentProcess::start(
         &server,
@@ -595,10 +593,7 @@ async fn a_failing_source_is_counted_and_the_others_go_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_chosen_pprof_profiles_are_scraped() {
     let tmp = tempfile::tempdir().unwrap();
-    let go = GoService::start(tmp.path()).unwrap();
-    let server = TestServer::start(&tmp.path().join("data"), &[])
-        .await
-        .unwrap();
+    let (go, server) = go_service_and_server(tmp.path()).await;
     let started = Instant::now();
     let agent = AgentProcess::start(
         &server,
@@ -661,10 +656,7 @@ async fn only_the_chosen_pprof_profiles_are_scraped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_agent_delivers_what_it_buffered_on_disk() {
     let tmp = tempfile::tempdir().unwrap();
-    let go = GoService::start(tmp.path()).unwrap();
-    let mut server = TestServer::start(&tmp.path().join("data"), &[])
-        .await
-        .unwrap();
+    let (go, mut server) = go_service_and_server(tmp.path()).await;
     let pid = go.pid().to_string();
     let buffer = tmp.path().join("agent-buffer");
     let args = [
