@@ -706,10 +706,12 @@ async fn a_restarted_agent_delivers_what_it_buffered_on_disk() {
         .iter()
         .map(|r| r[0].as_i64().unwrap())
         .collect();
+    // No gap: the second run numbered its windows after the chunks on
+    // disk, so a lost one would leave a hole below them.
     let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
     assert_eq!(seqs, expected, "every window once, no gap");
     assert!(
-        seqs.len() >= 2 + on_disk + 2,
+        seqs.len() >= on_disk + 2,
         "{} windows stored; {on_disk} were on disk",
         seqs.len()
     );
