@@ -5,7 +5,9 @@
 //! binary; plus the agent's own CPU and peak RSS. The
 //! configurations take turns, `rounds` times, so drift hits all alike.
 
-use crate::procs::{cpu_secs, go_build, hwm_kib, spawn_go, spawn_server};
+use crate::procs::{cpu_secs, hwm_kib, spawn_server};
+use flarego_tests::goservice::spawn_serving;
+use flarego_tests::gotool::build_folder;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,8 +74,8 @@ fn mean(v: &[f64]) -> f64 {
 
 pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let busy = go_build("benches/go/busy", tmp.path())?;
-    let (mut go, url) = spawn_go(&busy, &["-addr", "127.0.0.1:0"])?;
+    let busy = build_folder("benches/go/busy", tmp.path())?;
+    let (mut go, url) = spawn_serving(&busy, &["-addr", "127.0.0.1:0"])?;
     let go_pid = go.id().to_string();
     let (mut server, _http, grpc) = spawn_server(&tmp.path().join("data"), &[])?;
     let flarego = crate::sibling_bin("flarego")?;

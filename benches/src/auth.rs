@@ -4,18 +4,12 @@
 //! limits are off, so only verification differs.
 
 use crate::procs::spawn_server;
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use std::process::Command;
+use flarego_ingest::auth::Role;
+use flarego_tests::auth::{Keys, SECRET, claims, hs256, rs256};
+use jsonwebtoken::Algorithm;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-#[derive(serde::Serialize)]
-struct Claims<'a> {
-    tenant: &'a str,
-    role: &'a str,
-    exp: u64,
-}
 
 async fn load(url: &str, token: Option<String>, ingest: bool, clients: usize, seconds: u64) -> f64 {
     let client = reqwest::Client::new();
@@ -61,42 +55,14 @@ async fn load(url: &str, token: Option<String>, ingest: bool, clients: usize, se
 pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path();
-    let secret = "a-benchmark-secret-that-is-long-enough";
-    std::fs::write(dir.join("hs256.secret"), secret)?;
-    for args in [
-        vec![
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "rsa.pem",
-        ],
-        vec!["pkey", "-in", "rsa.pem", "-pubout", "-out", "rsa.pub.pem"],
-    ] {
-        let st = Command::new("openssl")
-            .args(&args)
-            .current_dir(dir)
-            .stderr(std::process::Stdio::null())
-            .status()?;
-        anyhow::ensure!(st.success(), "openssl {args:?} failed");
-    }
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs()
-        + 3600;
-    let token = |alg: Algorithm, role: &str| -> anyhow::Result<String> {
-        let claims = Claims {
-            tenant: "bench",
-            role,
-            exp,
-        };
-        let key = match alg {
-            Algorithm::RS256 => EncodingKey::from_rsa_pem(&std::fs::read(dir.join("rsa.pem"))?)?,
-            _ => EncodingKey::from_secret(secret.as_bytes()),
-        };
-        Ok(encode(&Header::new(alg), &claims, &key)?)
+    let keys = Keys::create(dir)?;
+    let private_pem = keys.rsa_private_pem()?;
+    let token = |alg: Algorithm, role: Role| -> anyhow::Result<String> {
+        let c = claims("bench", role);
+        match alg {
+            Algorithm::RS256 => rs256(&c, &private_pem),
+            _ => hs256(&c, SECRET.as_bytes()),
+        }
     };
     let no_limits = [
         "--queries-per-sec",
@@ -110,8 +76,8 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         "--ingest-bytes-per-sec",
         "0",
     ];
-    let secret_file = dir.join("hs256.secret").to_string_lossy().into_owned();
-    let public_file = dir.join("rsa.pub.pem").to_string_lossy().into_owned();
+    let secret_file = keys.secret_file().to_string_lossy().into_owned();
+    let public_file = keys.public_key_file().to_string_lossy().into_owned();
     let mut jwt_args: Vec<&str> = vec!["--auth", "jwt", "--jwt-hs256-secret-file", &secret_file];
     jwt_args.extend_from_slice(&["--jwt-public-key", &public_file]);
     jwt_args.extend_from_slice(&no_limits);
@@ -124,14 +90,14 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         (
             "JWT HS256",
             jwt_url.clone(),
-            Some(token(Algorithm::HS256, "reader")?),
-            Some(token(Algorithm::HS256, "agent")?),
+            Some(token(Algorithm::HS256, Role::Reader)?),
+            Some(token(Algorithm::HS256, Role::Agent)?),
         ),
         (
             "JWT RS256",
             jwt_url.clone(),
-            Some(token(Algorithm::RS256, "reader")?),
-            Some(token(Algorithm::RS256, "agent")?),
+            Some(token(Algorithm::RS256, Role::Reader)?),
+            Some(token(Algorithm::RS256, Role::Agent)?),
         ),
     ];
     println!(

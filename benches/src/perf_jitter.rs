@@ -4,8 +4,10 @@
 //! /proc), the sampler's jitter (|CPU time between consecutive samples of
 //! a thread − period|), and what each sampler costs in CPU.
 
-use crate::procs::{cpu_secs, go_build, spawn_go};
+use crate::procs::cpu_secs;
 use flarego_agent::perf::{PerfConfig, PerfSampler};
+use flarego_tests::goservice::spawn_serving;
+use flarego_tests::gotool::build;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -20,8 +22,8 @@ fn children_cpu() -> f64 {
 
 pub async fn run(seconds: u64) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let bin = go_build("tests/go/goroutines", tmp.path())?;
-    let (mut go, _) = spawn_go(&bin, &["-serve", "127.0.0.1:0"])?;
+    let bin = build("goroutines", tmp.path())?;
+    let (mut go, _) = spawn_serving(&bin, &["-serve", "127.0.0.1:0"])?;
     let pid = go.id();
     let pid_s = pid.to_string();
     println!(

@@ -1,8 +1,9 @@
 //! Processes the benchmarks start and watch: the release `flarego`
-//! binary, Go programs, and their CPU time and memory from `/proc`.
+//! binary and their CPU time and memory from `/proc` (Go programs are
+//! built and started with `flarego_tests`).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -60,39 +61,4 @@ pub fn spawn_server(data: &Path, extra: &[&str]) -> anyhow::Result<(Child, Strin
     let http = http.trim().trim_start_matches("listening on ").to_string();
     let grpc = grpc.trim().trim_start_matches("grpc on ").to_string();
     Ok((child, http, grpc))
-}
-
-/// Builds the Go program in `<repo>/<rel>` into `out`.
-pub fn go_build(rel: &str, out: &Path) -> anyhow::Result<PathBuf> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
-    let bin = out.join(rel.replace('/', "_"));
-    let st = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&src)
-        .env("GOTOOLCHAIN", "local")
-        .status()?;
-    anyhow::ensure!(st.success(), "go build {rel} failed");
-    Ok(bin)
-}
-
-/// Starts a Go program that prints `serving on URL`; returns it and URL.
-pub fn spawn_go(bin: &Path, args: &[&str]) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(bin)
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let url = line
-        .trim()
-        .strip_prefix("serving on ")
-        .ok_or_else(|| anyhow::anyhow!("{} printed {line:?}", bin.display()))?
-        .to_string();
-    Ok((child, url))
 }

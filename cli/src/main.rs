@@ -9,6 +9,7 @@
 mod agent_cmd;
 mod config_file;
 mod demo_cmd;
+mod logging;
 mod query_cmd;
 mod server_cmd;
 mod signal;
@@ -16,7 +17,6 @@ mod size;
 mod token_cmd;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 /// FlareGo: a continuous-profiling database.
 #[derive(Debug, Parser)]
@@ -55,12 +55,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("FLAREGO_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init();
     let cli = Cli::parse();
     // The agent sits beside the service it profiles: one thread (plus the
     // perf sampler's) and few malloc arenas keep its footprint small.

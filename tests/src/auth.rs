@@ -57,12 +57,12 @@ impl Keys {
         self.dir.join("rsa.pub.pem")
     }
 
-    pub fn rsa_private_pem(&self) -> Vec<u8> {
-        std::fs::read(self.dir.join("rsa.pem")).unwrap_or_default()
+    pub fn rsa_private_pem(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(std::fs::read(self.dir.join("rsa.pem"))?)
     }
 
-    pub fn rsa_public_pem(&self) -> Vec<u8> {
-        std::fs::read(self.public_key_file()).unwrap_or_default()
+    pub fn rsa_public_pem(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(std::fs::read(self.public_key_file())?)
     }
 }
 
@@ -89,18 +89,14 @@ pub fn claims(tenant: &str, role: Role) -> Claims {
     }
 }
 
-pub fn hs256(claims: &Claims, secret: &[u8]) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .unwrap_or_default()
+pub fn hs256(claims: &Claims, secret: &[u8]) -> anyhow::Result<String> {
+    let key = EncodingKey::from_secret(secret);
+    Ok(encode(&Header::new(Algorithm::HS256), claims, &key)?)
 }
 
-pub fn rs256(claims: &Claims, private_pem: &[u8]) -> String {
-    let key = EncodingKey::from_rsa_pem(private_pem).expect("RSA private key");
-    encode(&Header::new(Algorithm::RS256), claims, &key).unwrap_or_default()
+pub fn rs256(claims: &Claims, private_pem: &[u8]) -> anyhow::Result<String> {
+    let key = EncodingKey::from_rsa_pem(private_pem)?;
+    Ok(encode(&Header::new(Algorithm::RS256), claims, &key)?)
 }
 
 /// An unsigned token (`alg: none`).

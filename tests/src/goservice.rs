@@ -7,6 +7,16 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+/// The goroutines the service parks, as (state, function, count); its
+/// two `main.spin` goroutines are running or runnable.
+pub const PARKED: [(&str, &str, i64); 5] = [
+    ("chan receive", "main.waitOnChan", 25),
+    ("semacquire", "main.lockHeld", 7),
+    ("sleep", "main.nap", 3),
+    ("IO wait", "main.accept", 1),
+    ("select", "main.choose", 1),
+];
+
 /// The running service.
 pub struct GoService {
     child: Child,
@@ -18,19 +28,7 @@ impl GoService {
     /// Builds (into `dir`) and starts the service on a free port.
     pub fn start(dir: &Path) -> anyhow::Result<GoService> {
         let bin = gotool::build("goroutines", dir)?;
-        let mut child = Command::new(bin)
-            .args(["-serve", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting the Go service")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let url = line
-            .trim()
-            .strip_prefix("serving on ")
-            .with_context(|| format!("Go service printed {line:?}, not its address"))?
-            .to_string();
+        let (child, url) = spawn_serving(&bin, &["-serve", "127.0.0.1:0"])?;
         Ok(GoService { child, url })
     }
 
@@ -44,4 +42,23 @@ impl Drop for GoService {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts a Go program that prints `serving on ADDR` once listening;
+/// returns it and `http://ADDR`.
+pub fn spawn_serving(bin: &Path, args: &[&str]) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let url = line
+        .trim()
+        .strip_prefix("serving on ")
+        .with_context(|| format!("{} printed {line:?}, not its address", bin.display()))?
+        .to_string();
+    Ok((child, url))
 }

@@ -24,8 +24,15 @@ pub fn go() -> anyhow::Result<PathBuf> {
 
 /// Builds the Go program in `tests/go/<name>` into `out_dir`.
 pub fn build(name: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
-    let src = crate::repo_root().join("tests/go").join(name);
-    let bin = out_dir.join(name);
+    build_folder(&format!("tests/go/{name}"), out_dir)
+}
+
+/// Builds the Go program in the repository folder `rel` (e.g.
+/// `benches/go/busy`) into `out_dir`.
+pub fn build_folder(rel: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    let src = crate::repo_root().join(rel);
+    let name = rel.replace('/', "_");
+    let bin = out_dir.join(&name);
     let out = Command::new(go()?)
         .args(["build", "-o"])
         .arg(&bin)

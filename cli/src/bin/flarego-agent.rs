@@ -9,13 +9,14 @@ mod agent_cmd;
 #[allow(dead_code)]
 #[path = "../config_file.rs"]
 mod config_file;
+#[path = "../logging.rs"]
+mod logging;
 #[path = "../signal.rs"]
 mod signal;
 #[path = "../size.rs"]
 mod size;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// Profile a Go service (pprof) and/or any process (perf), and stream
 /// one chunk per window to a FlareGo server.
@@ -27,12 +28,7 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("FLAREGO_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init();
     let cli = Cli::parse();
     agent_cmd::limit_malloc_arenas();
     let result = tokio::runtime::Builder::new_current_thread()

@@ -28,10 +28,9 @@ async fn scrapes_a_real_go_service() {
             .map(|(_, n)| n)
             .sum::<u64>()
     };
-    assert_eq!(in_func("chan receive", "main.waitOnChan"), 25);
-    assert_eq!(in_func("semacquire", "main.lockHeld"), 7);
-    assert_eq!(in_func("sleep", "main.nap"), 3);
-    assert_eq!(in_func("IO wait", "main.accept"), 1);
+    for (state, func, n) in flarego_tests::goservice::PARKED {
+        assert_eq!(in_func(state, func), n as u64, "{state} in {func}");
+    }
 
     let m = scraper.memstats().await.unwrap();
     assert!(m.num_gc >= 3, "the service ran three collections");
@@ -141,13 +140,7 @@ async fn agent_windows_answer_in_sql() {
             flarego_query::output::to_json(&out).unwrap()["rows"].clone()
         }
     };
-    for (state, func, n) in [
-        ("chan receive", "main.waitOnChan", 25),
-        ("semacquire", "main.lockHeld", 7),
-        ("sleep", "main.nap", 3),
-        ("IO wait", "main.accept", 1),
-        ("select", "main.choose", 1),
-    ] {
+    for (state, func, n) in flarego_tests::goservice::PARKED {
         let sql = format!(
             "SELECT state, CAST(sum(value) AS BIGINT) FROM profiles WHERE profile_type = 'goroutine' \
              AND time = TIMESTAMP '2027-01-15T08:00:10Z' AND has_frame(frames, '{func}') GROUP BY state"

@@ -134,13 +134,7 @@ async fn goroutine_states_and_cpu_from_pprof_and_perf_answer_in_sql() {
 
     // Per window (the last one): goroutines per state in each function.
     let last = "(SELECT max(time) FROM profiles WHERE profile_type = 'goroutine')";
-    for (state, func, n) in [
-        ("chan receive", "main.waitOnChan", 25),
-        ("semacquire", "main.lockHeld", 7),
-        ("sleep", "main.nap", 3),
-        ("IO wait", "main.accept", 1),
-        ("select", "main.choose", 1),
-    ] {
+    for (state, func, n) in flarego_tests::goservice::PARKED {
         let rows = server
             .sql(&format!(
                 "SELECT state, CAST(sum(value) AS BIGINT) FROM profiles \

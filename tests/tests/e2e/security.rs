@@ -144,20 +144,29 @@ async fn every_bad_token_is_refused_on_http_grpc_and_websocket() {
         ("alg none", Some(alg_none(&admin))),
         (
             "wrong secret",
-            Some(hs256(&admin, b"another-secret-that-is-long-enough-too")),
+            Some(hs256(&admin, b"another-secret-that-is-long-enough-too").unwrap()),
         ),
         // The classic confusion: HS256 keyed with the server's RSA public key.
         (
             "algorithm confusion",
-            Some(hs256(&admin, &keys.rsa_public_pem())),
+            Some(hs256(&admin, &keys.rsa_public_pem().unwrap()).unwrap()),
         ),
-        ("expired", Some(hs256(&expired, SECRET.as_bytes()))),
-        ("not yet valid", Some(hs256(&early, SECRET.as_bytes()))),
-        ("wrong issuer", Some(hs256(&wrong_iss, SECRET.as_bytes()))),
-        ("wrong audience", Some(hs256(&wrong_aud, SECRET.as_bytes()))),
+        ("expired", Some(hs256(&expired, SECRET.as_bytes()).unwrap())),
+        (
+            "not yet valid",
+            Some(hs256(&early, SECRET.as_bytes()).unwrap()),
+        ),
+        (
+            "wrong issuer",
+            Some(hs256(&wrong_iss, SECRET.as_bytes()).unwrap()),
+        ),
+        (
+            "wrong audience",
+            Some(hs256(&wrong_aud, SECRET.as_bytes()).unwrap()),
+        ),
         (
             "invalid tenant",
-            Some(hs256(&bad_tenant, SECRET.as_bytes())),
+            Some(hs256(&bad_tenant, SECRET.as_bytes()).unwrap()),
         ),
     ];
     for (case, token) in &bad {
@@ -194,8 +203,8 @@ async fn every_bad_token_is_refused_on_http_grpc_and_websocket() {
     }
     // Good tokens pass everywhere: HS256 from the built-in issuer, RS256 from an outside one.
     for good in [
-        hs256(&admin, SECRET.as_bytes()),
-        rs256(&admin, &keys.rsa_private_pem()),
+        hs256(&admin, SECRET.as_bytes()).unwrap(),
+        rs256(&admin, &keys.rsa_private_pem().unwrap()).unwrap(),
     ] {
         assert_eq!(query(&s, Some(&good), "SELECT 1", None).await.0, 200);
         assert_eq!(ingest(&s, Some(&good), "svc", "main;f 1", None).await, 200);
@@ -218,7 +227,7 @@ async fn roles_limit_what_a_token_may_do() {
     let tmp = tempfile::tempdir().unwrap();
     let keys = Keys::create(tmp.path()).unwrap();
     let s = start(tmp.path(), &keys, &[]).await;
-    let tok = |role| hs256(&claims("acme", role), SECRET.as_bytes());
+    let tok = |role| hs256(&claims("acme", role), SECRET.as_bytes()).unwrap();
     let (agent, reader, admin) = (tok(Role::Agent), tok(Role::Reader), tok(Role::Admin));
 
     assert_eq!(ingest(&s, Some(&agent), "svc", "main;f 1", None).await, 200);
@@ -252,7 +261,7 @@ async fn roles_limit_what_a_token_may_do() {
     // A scope narrows a role: an admin token scoped to `query` cannot flush.
     let mut scoped = claims("acme", Role::Admin);
     scoped.scope = Some("query".into());
-    let scoped = hs256(&scoped, SECRET.as_bytes());
+    let scoped = hs256(&scoped, SECRET.as_bytes()).unwrap();
     assert_eq!(query(&s, Some(&scoped), "SELECT 1", None).await.0, 200);
     assert_eq!(flush(scoped).await, 403);
 
@@ -352,7 +361,7 @@ async fn a_reader_of_one_tenant_never_sees_another() {
     // Dozens of queries back to back: the query rate limit (tested on its
     // own below) is off so that every attempt gets an answer.
     let s = start(tmp.path(), &keys, &["--queries-per-sec", "0"]).await;
-    let tok = |tenant: &str, role| hs256(&claims(tenant, role), SECRET.as_bytes());
+    let tok = |tenant: &str, role| hs256(&claims(tenant, role), SECRET.as_bytes()).unwrap();
     let (agent_a, agent_b) = (tok("a", Role::Agent), tok("b", Role::Agent));
     let reader_a = tok("a", Role::Reader);
     let admin = tok("ops", Role::Admin);
@@ -512,7 +521,7 @@ async fn bursts_over_the_rate_limit_get_429_and_other_tenants_go_on() {
         &["--queries-per-sec", "5", "--ingest-requests-per-sec", "5"],
     )
     .await;
-    let tok = |tenant: &str, role| hs256(&claims(tenant, role), SECRET.as_bytes());
+    let tok = |tenant: &str, role| hs256(&claims(tenant, role), SECRET.as_bytes()).unwrap();
     let (reader_a, reader_b) = (tok("a", Role::Reader), tok("b", Role::Reader));
     let agent_a = tok("a", Role::Agent);
 
