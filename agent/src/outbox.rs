@@ -74,7 +74,7 @@ impl Outbox {
 
     /// Queues a chunk an earlier run left on disk (already saved).
     pub fn restore(&self, chunk: Chunk) -> u64 {
-        self.enqueue(chunk, false)
+        self.enqueue(chunk)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -83,17 +83,39 @@ impl Outbox {
 
     /// Queues a chunk; drops the oldest ones while over the bound (the
     /// newest is always kept). Returns how many were dropped.
-    pub fn push(&self, chunk: Chunk) -> u64 {
-        self.enqueue(chunk, true)
+    ///
+    /// With a spool, the chunk (and the next sequence number) is made
+    /// durable first, on a blocking thread so the agent's one runtime
+    /// thread never waits on fsync, and only then offered to the uploader:
+    /// a chunk the server acked is always on disk, so after a power loss
+    /// the sequence can never go back to a number the server has seen.
+    pub async fn push(&self, chunk: Chunk) -> u64 {
+        let chunk = match &self.spool {
+            Some(spool) => {
+                let spool = spool.clone();
+                let saved = tokio::task::spawn_blocking(move || {
+                    let r = spool.save(&chunk);
+                    (chunk, r)
+                })
+                .await;
+                match saved {
+                    Ok((chunk, Ok(()))) => chunk,
+                    Ok((chunk, Err(e))) => {
+                        tracing::warn!(error = %e, seq = chunk.seq, "chunk kept in memory only");
+                        chunk
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "saving a chunk failed; the chunk is lost");
+                        return 0;
+                    }
+                }
+            }
+            None => chunk,
+        };
+        self.enqueue(chunk)
     }
 
-    fn enqueue(&self, chunk: Chunk, save: bool) -> u64 {
-        if save
-            && let Some(spool) = &self.spool
-            && let Err(e) = spool.save(&chunk)
-        {
-            tracing::warn!(error = %e, seq = chunk.seq, "chunk kept in memory only");
-        }
+    fn enqueue(&self, chunk: Chunk) -> u64 {
         let bytes = chunk.encoded_len();
         let mut dropped = 0;
         {
@@ -205,12 +227,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn keeps_order_and_drops_oldest_over_the_bound() {
+    #[tokio::test]
+    async fn keeps_order_and_drops_oldest_over_the_bound() {
         let size = chunk(1, 1000).encoded_len();
         let o = Outbox::new(size * 3);
         for seq in 1..=5 {
-            o.push(chunk(seq, 1000));
+            o.push(chunk(seq, 1000)).await;
         }
         let s = o.stats();
         assert_eq!((s.queued, s.dropped), (3, 2));
@@ -219,11 +241,11 @@ mod tests {
         assert_eq!(o.next_after(5).map(|p| p.seq), None);
     }
 
-    #[test]
-    fn an_ack_removes_that_chunk_and_older_ones() {
+    #[tokio::test]
+    async fn an_ack_removes_that_chunk_and_older_ones() {
         let o = Outbox::new(1 << 20);
         for seq in 1..=4 {
-            o.push(chunk(seq, 10));
+            o.push(chunk(seq, 10)).await;
         }
         o.ack(2, false);
         assert_eq!(o.next_after(0).map(|p| p.seq), Some(3));
@@ -232,11 +254,23 @@ mod tests {
         assert_eq!((s.queued, s.delivered, s.refused), (1, 2, 1));
     }
 
-    #[test]
-    fn a_chunk_larger_than_the_bound_is_still_kept_alone() {
+    #[tokio::test]
+    async fn a_spooled_chunk_is_on_disk_before_it_can_be_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spool, _) = Spool::open(dir.path(), "a").unwrap();
+        let o = Outbox::with_spool(1 << 20, spool);
+        o.push(chunk(7, 10)).await;
+        assert_eq!(o.next_after(0).map(|p| p.seq), Some(7));
+        assert!(dir.path().join("00000000000000000007.chunk").exists());
+        let next = std::fs::read_to_string(dir.path().join("next-seq")).unwrap();
+        assert_eq!(next, "8");
+    }
+
+    #[tokio::test]
+    async fn a_chunk_larger_than_the_bound_is_still_kept_alone() {
         let o = Outbox::new(10);
-        o.push(chunk(1, 100));
-        o.push(chunk(2, 100));
+        o.push(chunk(1, 100)).await;
+        o.push(chunk(2, 100)).await;
         assert_eq!(o.stats().queued, 1);
         assert_eq!(o.next_after(0).map(|p| p.seq), Some(2));
     }

@@ -259,7 +259,7 @@ pub async fn run(
             up.failures.load(Ordering::Relaxed) as f64,
         ));
         m.push(point("agent_window_seq", seq as f64));
-        outbox.push(chunk);
+        outbox.push(chunk).await;
         report.windows += 1;
     }
 

@@ -7,8 +7,9 @@
 //! DIR/00000000000000000042.chunk  one queued chunk (protobuf), by sequence
 //! ```
 //!
-//! A chunk file is written (temporary file, fsync, rename) when the chunk
-//! is queued and removed when it is acked or dropped. On start the agent
+//! A chunk file is written (temporary file, fsync, rename, fsync of the
+//! directory) when the chunk is queued, before it may be sent, and
+//! removed when it is acked or dropped. On start the agent
 //! takes the same agent id and goes on from `next-seq`, so the server's
 //! (agent, sequence) dedup still stores every window once, resends
 //! included.
@@ -140,7 +141,11 @@ impl Spool {
         let mut f = std::fs::File::create(&tmp).map_err(err)?;
         f.write_all(bytes).map_err(err)?;
         f.sync_data().map_err(err)?;
-        std::fs::rename(&tmp, &path).map_err(err)
+        std::fs::rename(&tmp, &path).map_err(err)?;
+        // The rename itself is durable only once the directory is synced.
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::synth::Shape;
 use flarego_ingest::Limits;
+use flarego_ingest::decode::budget::MemoryCharge;
 use flarego_ingest::record::{IngestRecord, Source, replay_decoder};
 use flarego_storage::{ColdStoreConfig, Engine, StorageConfig, TenantId};
 use std::collections::{BTreeMap, HashMap};
@@ -38,7 +39,11 @@ async fn ingest_hour(
             },
             parts: vec![std::fs::read(f)?],
         };
-        let batch = rec.decode(engine.stacks(), &Limits::default())?;
+        let batch = rec.decode(
+            engine.stacks(),
+            &Limits::unlimited(),
+            &mut MemoryCharge::unlimited(),
+        )?;
         engine.write(rec.encode(), batch).await?;
         if (i + 1) % flush_every == 0 {
             engine.flush().await?;

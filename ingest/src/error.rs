@@ -38,6 +38,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The client sent its body too slowly.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("server is not ready yet: replaying the write-ahead log")]
     NotReady,
     #[error("{0}")]
@@ -53,6 +56,12 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The server cannot take this now (busy); retry after the delay.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(String),
 }
@@ -63,7 +72,8 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::NotReady | ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests(_) | ApiError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -92,6 +102,9 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::RateLimited {
                 retry_after_secs, ..
+            }
+            | ApiError::Unavailable {
+                retry_after_secs, ..
             } => {
                 h.insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
             }
@@ -110,9 +123,13 @@ impl IntoResponse for ApiError {
 impl From<DecodeError> for ApiError {
     fn from(e: DecodeError) -> Self {
         match e {
-            DecodeError::BodyTooLarge { .. } | DecodeError::DecompressedTooLarge { .. } => {
-                ApiError::PayloadTooLarge(e.to_string())
-            }
+            DecodeError::BodyTooLarge { .. }
+            | DecodeError::DecompressedTooLarge { .. }
+            | DecodeError::OverMemoryBudget { .. } => ApiError::PayloadTooLarge(e.to_string()),
+            DecodeError::ServerBusy { .. } => ApiError::Unavailable {
+                message: e.to_string(),
+                retry_after_secs: 1,
+            },
             other => ApiError::BadRequest(other.to_string()),
         }
     }

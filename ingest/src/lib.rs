@@ -21,10 +21,13 @@
 
 pub mod agent_chunks;
 pub mod auth;
+pub mod body_deadline;
+pub mod browser;
 pub mod decode;
 pub mod error;
 pub mod grpc;
 pub mod limits;
+pub mod listen;
 pub mod ratelimit;
 pub mod record;
 pub mod routes;

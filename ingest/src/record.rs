@@ -8,10 +8,11 @@
 //!
 //! Layout: `[u32 header length][header JSON][u32 part length][part]...`.
 
-use crate::decode::chunk::add_chunk;
+use crate::decode::budget::MemoryCharge;
+use crate::decode::chunk::{add_chunk, parse_chunk};
 use crate::decode::folded::add_folded;
 use crate::decode::pprof::{ProfileContext, add_profile, parse_profile};
-use crate::decode::push::add_push;
+use crate::decode::push::{add_push, admit_push};
 use crate::decode::types::ProfileHint;
 use crate::decode::{Batcher, DecodeError, DecodeResult};
 use crate::limits::Limits;
@@ -127,9 +128,30 @@ impl IngestRecord {
         })
     }
 
-    /// The rows this record stands for, validated against `limits`.
-    pub fn decode(&self, stacks: &StackTable, limits: &Limits) -> DecodeResult<WriteBatch> {
-        let mut out = Batcher::new(stacks);
+    /// The rows this record stands for, validated against `limits`; what
+    /// decoding allocates is charged to `charge` first.
+    pub fn decode(
+        &self,
+        stacks: &StackTable,
+        limits: &Limits,
+        charge: &mut MemoryCharge,
+    ) -> DecodeResult<WriteBatch> {
+        if let Source::AgentChunk = &self.source {
+            let raw = self
+                .parts
+                .first()
+                .ok_or_else(|| DecodeError::BadRequest("record lacks part 0".into()))?;
+            let chunk = parse_chunk(raw, limits, charge)?;
+            return decode_chunk(
+                &chunk,
+                &self.tenant,
+                self.received_ns,
+                stacks,
+                limits,
+                charge,
+            );
+        }
+        let mut out = Batcher::new(stacks, charge);
         let part = |i: usize| -> DecodeResult<&[u8]> {
             self.parts
                 .get(i)
@@ -145,9 +167,11 @@ impl IngestRecord {
                 time_ns,
                 renames,
             } => {
-                let profile = parse_profile(part(0)?, "profile", limits)?;
+                let profile = parse_profile(part(0)?, "profile", limits, out.charge())?;
                 let prev = match self.parts.get(1) {
-                    Some(p) if !p.is_empty() => Some(parse_profile(p, "prev_profile", limits)?),
+                    Some(p) if !p.is_empty() => {
+                        Some(parse_profile(p, "prev_profile", limits, out.charge())?)
+                    }
                     _ => None,
                 };
                 let ctx = ProfileContext {
@@ -184,19 +208,21 @@ impl IngestRecord {
                 add_folded(part(0)?, key, t, *scale, limits, &mut out)?;
             }
             Source::Push => {
-                let req = PushRequest::decode(part(0)?).map_err(|e| {
+                let raw = part(0)?;
+                admit_push(raw, out.charge())?;
+                let req = PushRequest::decode(raw).map_err(|e| {
                     DecodeError::BadRequest(format!("push request is not a valid PushRequest: {e}"))
                 })?;
                 add_push(&req, &self.tenant, self.received_ns, limits, &mut out)?;
             }
+            // Read whole above, with its own numbering.
             Source::AgentChunk => {
-                let chunk = Chunk::decode(part(0)?).map_err(|e| {
-                    DecodeError::BadRequest(format!("not a valid agent.v1.Chunk: {e}"))
-                })?;
-                return decode_chunk(&chunk, &self.tenant, stacks, limits);
+                return Err(DecodeError::BadRequest(
+                    "an agent chunk is decoded by decode_chunk".into(),
+                ));
             }
         }
-        out.finish(limits)
+        out.finish(limits, self.received_ns)
     }
 }
 
@@ -206,12 +232,14 @@ impl IngestRecord {
 pub fn decode_chunk(
     chunk: &Chunk,
     tenant: &TenantId,
+    received_ns: i64,
     stacks: &StackTable,
     limits: &Limits,
+    charge: &mut MemoryCharge,
 ) -> DecodeResult<WriteBatch> {
-    let mut out = Batcher::new(stacks);
+    let mut out = Batcher::new(stacks, charge);
     add_chunk(chunk, tenant, limits, &mut out)?;
-    let mut batch = out.finish(limits)?;
+    let mut batch = out.finish(limits, received_ns)?;
     batch.sequence = Some(Sequenced {
         source: format!("{tenant}/{}", chunk.agent_id),
         seq: chunk.seq,
@@ -222,7 +250,7 @@ pub fn decode_chunk(
 /// Decodes a WAL payload on replay (no limits: it was accepted once).
 pub fn replay_decoder(payload: &[u8], stacks: &StackTable) -> Result<WriteBatch, String> {
     let rec = IngestRecord::parse(payload)?;
-    rec.decode(stacks, &Limits::unlimited())
+    rec.decode(stacks, &Limits::unlimited(), &mut MemoryCharge::unlimited())
         .map_err(|e| e.to_string())
 }
 
@@ -249,7 +277,9 @@ mod tests {
         let back = IngestRecord::parse(&r.encode()).unwrap();
         assert_eq!(back, r);
         let stacks = StackTable::default();
-        let batch = back.decode(&stacks, &Limits::default()).unwrap();
+        let batch = back
+            .decode(&stacks, &Limits::default(), &mut MemoryCharge::unlimited())
+            .unwrap();
         assert_eq!(batch.series.len(), 1);
         assert_eq!(batch.series[0].samples[0].1, 30);
         assert_eq!(batch.stacks.len(), 1);

@@ -1,13 +1,16 @@
 //! Starting the server: bind the HTTP and gRPC listeners at once (so
 //! `/health` answers), replay the WAL, then mark the server ready.
 
+use crate::browser::BrowserPolicy;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
+use crate::listen::{self, ConnLimits};
 use crate::record::replay_decoder;
 use crate::routes;
 use crate::state::{AppState, Ready, SharedState};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 use flarego_query::{QueryConfig, QueryEngine};
 use flarego_storage::{Engine, StorageConfig};
@@ -32,6 +35,10 @@ pub struct ServerConfig {
     pub query_timeout: std::time::Duration,
     /// TLS on both listeners, when set.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// Timeouts and the connection cap of both listeners.
+    pub connections: crate::listen::ConnLimits,
+    /// Hosts and origins accepted besides loopback ones, with auth off.
+    pub browser: crate::browser::BrowserPolicy,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +53,8 @@ impl Default for ServerConfig {
             rate_limits: crate::ratelimit::RateLimits::default(),
             query_timeout: std::time::Duration::from_secs(60),
             tls: None,
+            connections: Default::default(),
+            browser: Default::default(),
         }
     }
 }
@@ -81,10 +90,12 @@ impl RunningServer {
     }
 }
 
-/// The HTTP routes.
-pub fn router(state: SharedState) -> Router {
+/// The HTTP routes, with every request body given its deadline and,
+/// with auth off, the browser protections of [`crate::browser`].
+pub fn router(state: SharedState, connections: &ConnLimits, browser: BrowserPolicy) -> Router {
     let body_limit = state.limits.max_body_bytes;
-    Router::new()
+    let auth_on = state.auth.is_on();
+    let routes = Router::new()
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
         .route("/metrics", get(routes::metrics::metrics))
@@ -95,7 +106,26 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/admin/flush", post(routes::admin::flush))
         .route("/api/v1/agent/ws", get(routes::agent_ws::upgrade))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .with_state(state);
+    let routes = routes.layer(middleware::from_fn_with_state(
+        connections.body_read_timeout,
+        crate::body_deadline::limit,
+    ));
+    if auth_on {
+        routes
+    } else {
+        routes.layer(middleware::from_fn_with_state(
+            Arc::new(browser),
+            crate::browser::guard,
+        ))
+    }
+}
+
+/// A receiver of connections as the stream tonic serves.
+fn tokio_stream_of(
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<listen::Conn>>,
+) -> impl futures::Stream<Item = std::io::Result<listen::Conn>> {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
 }
 
 /// Binds the listener and returns; storage is opened (and the WAL
@@ -130,33 +160,38 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     );
     app_state.query_timeout = config.query_timeout;
     let state: SharedState = Arc::new(app_state);
-    let app = router(state.clone());
-    let mut grpc_builder = tonic::transport::Server::builder();
-    let https = match &config.tls {
-        Some(tls) => {
-            grpc_builder = grpc_builder
-                .tls_config(crate::tls::grpc_config(tls))
-                .map_err(|e| Error::Tls(e.to_string()))?;
-            Some(crate::tls::acceptor(tls).map_err(|e| Error::Tls(e.to_string()))?)
-        }
-        None => None,
+    let app = router(state.clone(), &config.connections, config.browser.clone());
+    let (https, grpc_tls) = match &config.tls {
+        Some(tls) => (
+            Some(
+                crate::tls::acceptor(tls, crate::tls::Alpn::Http)
+                    .map_err(|e| Error::Tls(e.to_string()))?,
+            ),
+            Some(
+                crate::tls::acceptor(tls, crate::tls::Alpn::Grpc)
+                    .map_err(|e| Error::Tls(e.to_string()))?,
+            ),
+        ),
+        None => (None, None),
     };
-    let grpc = grpc_builder
+    let limits = config.connections.clone();
+    let http_conns = listen::incoming(listener, https, limits.clone(), state.http_conns.clone());
+    let grpc_conns = listen::incoming(
+        grpc_listener,
+        grpc_tls,
+        limits.clone(),
+        state.grpc_conns.clone(),
+    );
+    let grpc = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .add_service(crate::grpc::service(state.clone()))
-        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(grpc_listener));
+        .serve_with_incoming(tokio_stream_of(grpc_conns));
     let serve = tokio::spawn(async move {
-        let http = async move {
-            match https {
-                Some(acceptor) => crate::tls::serve_https(listener, app, acceptor).await,
-                None => {
-                    if let Err(e) = axum::serve(listener, app).await {
-                        tracing::error!(error = %e, "HTTP server stopped");
-                    }
-                }
-            }
-        };
         tokio::select! {
-            _ = http => {},
+            _ = listen::serve_http(http_conns, app, limits) => {
+                tracing::error!("HTTP server stopped");
+            },
             r = grpc => if let Err(e) = r {
                 tracing::error!(error = %e, "gRPC server stopped");
             },

@@ -2,8 +2,10 @@
 //! request counters.
 
 use crate::auth::{AuthConfig, Permission, Principal};
+use crate::decode::budget::{IngestMemory, MemoryCharge};
 use crate::error::ApiError;
 use crate::limits::Limits;
+use crate::listen::ConnCounters;
 use crate::ratelimit::{Limiter, RateLimits};
 use axum::http::HeaderMap;
 use flarego_query::QueryEngine;
@@ -20,6 +22,11 @@ pub struct AppState {
     /// Longest a query may run.
     pub query_timeout: std::time::Duration,
     pub counters: Counters,
+    /// Memory held by requests being decoded (`ingest_memory_bytes`).
+    pub ingest_memory: Arc<IngestMemory>,
+    /// Connections of each listener.
+    pub http_conns: Arc<ConnCounters>,
+    pub grpc_conns: Arc<ConnCounters>,
 }
 
 /// Set once the WAL is replayed.
@@ -49,11 +56,14 @@ impl AppState {
     pub fn new(limits: Limits, auth: AuthConfig, rate_limits: RateLimits) -> Self {
         AppState {
             ready: OnceLock::new(),
-            limits,
             auth,
             limiter: Limiter::new(rate_limits),
             query_timeout: std::time::Duration::from_secs(60),
             counters: Counters::default(),
+            ingest_memory: IngestMemory::new(limits.ingest_memory_bytes),
+            http_conns: Arc::default(),
+            grpc_conns: Arc::default(),
+            limits,
         }
     }
 
@@ -67,6 +77,15 @@ impl AppState {
 
     pub fn is_ready(&self) -> bool {
         self.ready.get().is_some()
+    }
+
+    /// A new request's memory charge, within `max_request_memory_bytes`
+    /// and drawn from the shared `ingest_memory_bytes`.
+    pub fn memory_charge(&self) -> MemoryCharge {
+        MemoryCharge::new(
+            self.limits.max_request_memory_bytes,
+            Some(self.ingest_memory.clone()),
+        )
     }
 }
 

@@ -1,16 +1,11 @@
-//! TLS for both listeners (rustls with the ring provider): the HTTP port
-//! (API, ingest, WebSocket) through our own accept loop, the gRPC port
-//! through tonic. With a client CA set, clients must present a
-//! certificate it signed (mutual TLS).
+//! TLS for both listeners (rustls with the ring provider), handshaken in
+//! the accept loop of [`crate::listen`] within its deadline. With a
+//! client CA set, clients must present a certificate it signed (mutual
+//! TLS).
 
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
@@ -39,8 +34,17 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The acceptor of the HTTP port.
-pub fn acceptor(config: &TlsConfig) -> Result<TlsAcceptor, TlsError> {
+/// Which protocols a listener offers in the TLS handshake (ALPN).
+#[derive(Debug, Clone, Copy)]
+pub enum Alpn {
+    /// HTTP/2 and HTTP/1.1 (the API, ingest, WebSocket).
+    Http,
+    /// HTTP/2 only (gRPC).
+    Grpc,
+}
+
+/// The acceptor of one port.
+pub fn acceptor(config: &TlsConfig, alpn: Alpn) -> Result<TlsAcceptor, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&config.cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::Cert(e.to_string()))?;
@@ -74,46 +78,9 @@ pub fn acceptor(config: &TlsConfig) -> Result<TlsAcceptor, TlsError> {
     let mut server = builder
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Key(e.to_string()))?;
-    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    server.alpn_protocols = match alpn {
+        Alpn::Http => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        Alpn::Grpc => vec![b"h2".to_vec()],
+    };
     Ok(TlsAcceptor::from(Arc::new(server)))
-}
-
-/// tonic's TLS settings for the gRPC port.
-pub fn grpc_config(config: &TlsConfig) -> tonic::transport::ServerTlsConfig {
-    let identity = tonic::transport::Identity::from_pem(&config.cert_pem, &config.key_pem);
-    let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
-    if let Some(ca) = &config.client_ca_pem {
-        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(ca));
-    }
-    tls
-}
-
-/// Serves `app` over TLS on `listener` until the listener fails.
-pub async fn serve_https(listener: TcpListener, app: Router, acceptor: TlsAcceptor) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                continue;
-            }
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
-            let tls = match acceptor.accept(tcp).await {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::info!(%peer, error = %e, "TLS handshake refused");
-                    return;
-                }
-            };
-            let service = TowerToHyperService::new(app);
-            if let Err(e) = auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(tls), service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "HTTPS connection ended");
-            }
-        });
-    }
 }

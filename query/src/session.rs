@@ -5,12 +5,14 @@ use crate::late_frames::LateFrames;
 use crate::tables::{MetricsTable, ProfilesTable, ScanScope};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use flarego_storage::{Engine, TenantId};
+use futures::StreamExt;
 use std::sync::Arc;
 
 /// Settings of the query layer.
@@ -22,8 +24,12 @@ pub struct QueryConfig {
     pub batch_size: usize,
     /// Memory one query may hold in sorts, joins and aggregations (a
     /// DataFusion memory pool per query); over it the query fails with an
-    /// error naming `query_memory_bytes`. Default 2 GiB; 0 turns it off.
+    /// error naming `query_memory_bytes`. The result counts too. Default
+    /// 2 GiB; 0 turns it off.
     pub memory_limit_bytes: usize,
+    /// Rows one query may return; past it the query fails naming
+    /// `max_result_rows`. Default 1,000,000; 0 turns it off.
+    pub max_result_rows: usize,
 }
 
 impl Default for QueryConfig {
@@ -34,6 +40,7 @@ impl Default for QueryConfig {
                 .unwrap_or(2),
             batch_size: 8192,
             memory_limit_bytes: 2 << 30,
+            max_result_rows: 1_000_000,
         }
     }
 }
@@ -170,7 +177,25 @@ impl QueryEngine {
             .await
             .map_err(Error::from_datafusion)?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(Error::from_datafusion)?;
+        let pool = ctx.runtime_env().memory_pool.clone();
+        let mut stream = df.execute_stream().await.map_err(Error::from_datafusion)?;
+        // The result is held in memory until it is sent: it counts against
+        // the query's memory pool, and its rows against the row cap.
+        let held = MemoryConsumer::new("query result").register(&pool);
+        let (mut batches, mut rows) = (Vec::new(), 0usize);
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(Error::from_datafusion)?;
+            rows += batch.num_rows();
+            let cap = self.config.max_result_rows;
+            if cap > 0 && rows > cap {
+                return Err(Error::ResourcesExhausted(format!(
+                    "the result has more than max_result_rows = {cap} rows; aggregate, or add a LIMIT"
+                )));
+            }
+            held.try_grow(batch.get_array_memory_size())
+                .map_err(Error::from_datafusion)?;
+            batches.push(batch);
+        }
         Ok(QueryOutput { schema, batches })
     }
 }

@@ -51,13 +51,15 @@ pub async fn compact(args: CompactArgs<'_>) -> Result<CompactOutput> {
     let first_window = args.windows.iter().map(|w| w.start.0).min().unwrap_or(0);
 
     // Samples: sum per (window, series, stack), group per (tenant, hour).
-    let mut sums: HashMap<(i64, u32, u64), i64, crate::ids::FastHash> = HashMap::default();
+    let mut sums: HashMap<(i64, u32, u64), i64, crate::ids::KeyedHash> = HashMap::default();
     for w in args.windows {
         for c in &w.samples {
             for i in 0..c.len() {
-                *sums
+                // Client values: saturate rather than wrap (or panic).
+                let sum = sums
                     .entry((w.start.0, c.series[i], c.stacks[i]))
-                    .or_default() += c.values[i];
+                    .or_default();
+                *sum = sum.saturating_add(c.values[i]);
             }
         }
     }

@@ -32,7 +32,9 @@ pub struct CompactionReport {
     pub bytes: u64,
 }
 
-/// Starts the periodic compactor.
+/// Starts the periodic compactor. Each tick runs as a task of its own, so
+/// a panic in it is logged and counted and the next tick runs again (a
+/// failed run leaves its windows hot or persisting, and they are retried).
 pub(crate) fn spawn(engine: Engine) {
     let interval = engine.config().compaction_interval;
     tokio::spawn(async move {
@@ -44,39 +46,57 @@ pub(crate) fn spawn(engine: Engine) {
                 // Only this task and the WAL writer hold the engine: stop.
                 break;
             }
-            if let Err(e) = run(&engine, false).await {
+            let e = engine.clone();
+            if let Err(join) = tokio::spawn(async move { tick_once(&e).await }).await {
                 engine
                     .stats()
-                    .compaction_failures
+                    .compactor_panics
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, "compaction failed; windows stay hot and are retried");
-            }
-            if let Err(e) = crate::merge::merge_hours(&engine, false).await {
-                tracing::error!(error = %e, "merging small files failed; retried later");
+                let why = match join.try_into_panic() {
+                    Ok(p) => crate::supervise::panic_text(&p),
+                    Err(e) => e.to_string(),
+                };
+                tracing::error!(reason = %why, "compactor run panicked; it runs again next tick");
             }
         }
     });
 }
 
+async fn tick_once(engine: &Engine) {
+    if let Err(e) = run(engine, false).await {
+        engine
+            .stats()
+            .compaction_failures
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::error!(error = %e, "compaction failed; windows stay hot and are retried");
+    }
+    if let Err(e) = crate::merge::merge_hours(engine, false).await {
+        tracing::error!(error = %e, "merging small files failed; retried later");
+    }
+}
+
 /// Compacts closed windows (all windows when `all`).
 pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> {
     let _guard = engine.inner.compaction.lock().await;
-    let window_ns = engine.inner.window_ns;
+    let window_ns = engine.window_ns();
     let cfg = engine.config();
     let now = crate::engine::now_ns();
     let retention = cfg.hot_retention.as_nanos().min(i64::MAX as u128) as i64;
 
-    // Seal: move windows out of `hot` under the lock.
+    // The WAL over its size cap: every window goes, open or not, so the
+    // segments can be released whatever a window's time.
+    let wal_full = engine.stats().wal_disk_bytes.load(Ordering::Relaxed) > cfg.wal_max_bytes;
+    // Seal: move windows out of `hot` under the lock. Over the memory
+    // budget, windows go oldest first, the newest too if need be.
     let (sealed, manifest) = {
         let mut st = engine.write_state();
         let applied = st.applied;
         let mut total: usize = st.hot.values().map(HotWindow::bytes).sum();
         let keys: Vec<_> = st.hot.keys().copied().collect();
-        let newest = keys.last().copied();
         for k in keys {
             let closed = k.0.saturating_add(window_ns).saturating_add(retention) <= now;
-            let over_budget = total > cfg.hot_max_bytes && Some(k) != newest;
-            if (all || closed || over_budget)
+            let over_budget = total > cfg.hot_max_bytes;
+            if (all || wal_full || closed || over_budget)
                 && let Some(w) = st.hot.remove(&k)
             {
                 total -= w.bytes();
@@ -117,6 +137,12 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
     let mut next = Manifest::clone(&manifest);
     next.generation = generation;
     next.sequences = sequences;
+    next.window_ns = Some(window_ns);
+    // Entries no WAL record can need any more: every record at or below
+    // them is gone from the WAL.
+    let wal_first = engine.read_state().wal_first;
+    next.persisted_through
+        .retain(|_, through| *through >= wal_first.0);
     for (w, through) in &sealed {
         let e = next.persisted_through.entry(w.start.0).or_insert(0);
         *e = (*e).max(through.0);
@@ -171,6 +197,24 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
         "windows compacted to parquet"
     );
     Ok(report)
+}
+
+/// Writes a manifest version that records the window length in force.
+pub(crate) async fn record_window_length(engine: &Engine, window_ns: i64) -> Result<()> {
+    let _guard = engine.inner.compaction.lock().await;
+    let current = engine.read_state().manifest.clone();
+    if current.window_ns == Some(window_ns) {
+        return Ok(());
+    }
+    let mut next = Manifest::clone(&current);
+    drop(current);
+    next.generation += 1;
+    next.window_ns = Some(window_ns);
+    next.store(engine.store().as_ref()).await?;
+    engine.sync_cold(&[MANIFEST_PATH])?;
+    let published = Arc::new(PublishedManifest::new(next, engine.store().clone()));
+    engine.write_state().manifest = published;
+    Ok(())
 }
 
 /// Deletes Parquet files the manifest does not list.

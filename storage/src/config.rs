@@ -27,6 +27,10 @@ pub struct StorageConfig {
     pub hot_max_bytes: usize,
     /// A WAL segment is closed once it reaches this size. Default 64 MiB.
     pub wal_segment_bytes: u64,
+    /// When the WAL on disk grows past this, every hot window is written
+    /// to Parquet (even open ones) so its segments can go: no window, not
+    /// even one still open, pins the WAL for longer. Default 2 GiB.
+    pub wal_max_bytes: u64,
     /// How often the compactor looks for windows to persist. Default 2 s.
     pub compaction_interval: Duration,
     /// A numbered source (an agent) silent for longer than this is
@@ -43,6 +47,7 @@ impl Default for StorageConfig {
             hot_retention: Duration::from_secs(60),
             hot_max_bytes: 1 << 30,
             wal_segment_bytes: 64 << 20,
+            wal_max_bytes: 2 << 30,
             compaction_interval: Duration::from_secs(2),
             sequence_horizon: Duration::from_secs(7 * 24 * 3600),
             cold: ColdStoreConfig::LocalDir(None),

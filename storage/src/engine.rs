@@ -38,6 +38,8 @@ pub(crate) struct TierState {
     pub persisting: Vec<(HotWindow, Lsn)>,
     pub manifest: Arc<PublishedManifest>,
     pub applied: Lsn,
+    /// The oldest LSN the WAL may still hold (first of its oldest segment).
+    pub wal_first: Lsn,
     /// Highest applied number per numbered source.
     pub sequences: SequenceMarks,
 }
@@ -62,13 +64,24 @@ pub struct EngineStats {
     pub wal_syncs: AtomicU64,
     pub replayed_records: AtomicU64,
     pub replay_failures: AtomicU64,
+    /// Damage replay found in the WAL (see [`crate::wal::ReplayReport`]).
+    pub wal_corrupt_regions: AtomicU64,
+    pub wal_corrupt_records: AtomicU64,
+    pub wal_corrupt_bytes: AtomicU64,
+    pub wal_torn_tail_bytes: AtomicU64,
     pub compactions: AtomicU64,
     pub compaction_failures: AtomicU64,
+    /// Compactor runs that panicked (each was logged; the next tick runs).
+    pub compactor_panics: AtomicU64,
+    /// Bytes of WAL segments on disk.
+    pub wal_disk_bytes: AtomicU64,
 }
 
 pub(crate) struct Inner {
     pub config: StorageConfig,
-    pub window_ns: i64,
+    /// The window length rows are filed under: the configured one, except
+    /// while replaying a WAL written under another (see [`Engine::open`]).
+    pub window_ns: std::sync::atomic::AtomicI64,
     pub store: Arc<dyn ObjectStore>,
     pub state: RwLock<TierState>,
     pub stacks: Arc<StackTable>,
@@ -79,6 +92,9 @@ pub(crate) struct Inner {
     /// File count per (kind, tenant, hour) at the last merge check.
     pub merge_seen: std::sync::Mutex<HashMap<(crate::manifest::FileKind, String, i64), usize>>,
     writer: mpsc::Sender<WalCommand>,
+    failure: crate::supervise::FailureWatch,
+    /// Held while the engine lives: one server per data directory.
+    _lock: std::fs::File,
 }
 
 /// Handle to the storage engine; cheap to clone.
@@ -116,6 +132,7 @@ impl Engine {
             path: config.data_dir.clone(),
             source,
         })?;
+        let lock = lock_data_dir(&config.data_dir)?;
         let store = open_store(&config)?;
         let manifest = Manifest::load(store.as_ref()).await?;
         compactor::remove_orphans(store.as_ref(), &manifest).await?;
@@ -123,10 +140,13 @@ impl Engine {
         compactor::load_stacks(store.as_ref(), &manifest, &stacks).await?;
 
         let sequences = SequenceMarks::from_saved(&manifest.sequences);
+        let stored_window = manifest.window_ns;
         let published = Arc::new(PublishedManifest::new(manifest, store.clone()));
         let (tx, rx) = mpsc::channel(4096);
         let inner = Arc::new(Inner {
-            window_ns: config.window_ns(),
+            window_ns: std::sync::atomic::AtomicI64::new(
+                stored_window.unwrap_or(config.window_ns()),
+            ),
             config: config.clone(),
             store,
             state: RwLock::new(TierState {
@@ -134,6 +154,7 @@ impl Engine {
                 persisting: Vec::new(),
                 manifest: published,
                 applied: Lsn(0),
+                wal_first: Lsn(0),
                 sequences,
             }),
             stacks,
@@ -143,6 +164,8 @@ impl Engine {
             compaction: tokio::sync::Mutex::new(()),
             merge_seen: std::sync::Mutex::new(HashMap::new()),
             writer: tx,
+            failure: Default::default(),
+            _lock: lock,
         });
         let engine = Engine { inner };
 
@@ -157,9 +180,39 @@ impl Engine {
                     reason: e.to_string(),
                 })??
         };
-        writer::spawn(engine.clone(), wal, rx);
+        writer::spawn(engine.clone(), wal, rx)?;
+        engine.adopt_window_length().await?;
         compactor::spawn(engine.clone());
         Ok(engine)
+    }
+
+    /// The window length rows are filed under now.
+    pub fn window_ns(&self) -> i64 {
+        self.inner.window_ns.load(Ordering::Relaxed)
+    }
+
+    /// Switches to the configured window length when the data was written
+    /// under another. The WAL was just replayed under the old length (so
+    /// the manifest's record of what is already cold matched it); those
+    /// windows are written to Parquet now and the WAL released, and only
+    /// then does the new length apply: no record is filed under two
+    /// window lengths, so none is counted twice.
+    async fn adopt_window_length(&self) -> Result<()> {
+        let wanted = self.inner.config.window_ns();
+        let stored = self.read_state().manifest.window_ns;
+        if stored == Some(wanted) {
+            return Ok(());
+        }
+        if let Some(old) = stored {
+            tracing::warn!(
+                old_window_ns = old,
+                new_window_ns = wanted,
+                "window length changed: writing the replayed windows to Parquet before switching"
+            );
+            compactor::run(self, true).await?;
+        }
+        self.inner.window_ns.store(wanted, Ordering::Relaxed);
+        compactor::record_window_length(self, wanted).await
     }
 
     /// Replays the WAL: records are decoded in parallel, a group at a
@@ -168,7 +221,7 @@ impl Engine {
         const GROUP: usize = 256;
         let manifest = self.read_state().manifest.clone();
         let mut pending: Vec<(Lsn, Vec<u8>)> = Vec::with_capacity(GROUP);
-        let wal = Wal::open(dir, seg, |lsn, payload| {
+        let (wal, report) = Wal::open(dir, seg, |lsn, payload| {
             pending.push((lsn, payload.to_vec()));
             if pending.len() >= GROUP {
                 self.replay_group(std::mem::take(&mut pending), decode, &manifest);
@@ -176,6 +229,20 @@ impl Engine {
             Ok(())
         })?;
         self.replay_group(pending, decode, &manifest);
+        self.write_state().wal_first = wal.first_lsn();
+        let stats = &self.inner.stats;
+        stats
+            .wal_corrupt_regions
+            .store(report.corrupt_regions, Ordering::Relaxed);
+        stats
+            .wal_corrupt_records
+            .store(report.corrupt_records, Ordering::Relaxed);
+        stats
+            .wal_corrupt_bytes
+            .store(report.corrupt_bytes, Ordering::Relaxed);
+        stats
+            .wal_torn_tail_bytes
+            .store(report.torn_tail_bytes, Ordering::Relaxed);
         Ok(wal)
     }
 
@@ -199,18 +266,23 @@ impl Engine {
                     .map(|part| {
                         scope.spawn(move || {
                             part.iter()
-                                .map(|(lsn, payload)| {
-                                    let r = decode(payload, &self.inner.stacks)
-                                        .map(|b| self.prepare(&b));
-                                    (*lsn, r)
-                                })
+                                .map(|(lsn, payload)| (*lsn, self.replay_one(payload, decode)))
                                 .collect::<Vec<_>>()
                         })
                     })
                     .collect();
+                // A worker that died anyway still accounts for each of
+                // its records, as failures.
                 handles
                     .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
+                    .zip(group.chunks(per))
+                    .flat_map(|(h, part)| {
+                        h.join().unwrap_or_else(|_| {
+                            part.iter()
+                                .map(|(lsn, _)| (*lsn, Err("replay worker failed".to_string())))
+                                .collect()
+                        })
+                    })
                     .collect()
             });
         let stats = &self.inner.stats;
@@ -224,6 +296,26 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Decodes and prepares one replayed record; a panic in the decoder
+    /// fails this record only (counted and logged by the caller).
+    fn replay_one(
+        &self,
+        payload: &[u8],
+        decode: &ReplayDecoder,
+    ) -> std::result::Result<PreparedWrite, String> {
+        let run = std::panic::AssertUnwindSafe(|| {
+            decode(payload, &self.inner.stacks).map(|b| self.prepare(&b))
+        });
+        std::panic::catch_unwind(run).unwrap_or_else(|p| {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(format!("decoder panicked: {what}"))
+        })
     }
 
     /// Logs `payload`, applies `batch` to the hot tier, and returns the LSN
@@ -267,10 +359,13 @@ impl Engine {
 
     /// Interns series and builds one chunk per window, outside any lock.
     pub(crate) fn prepare(&self, batch: &WriteBatch) -> PreparedWrite {
-        self.inner
+        let moves = self
+            .inner
             .stacks
             .insert_all(batch.stacks.iter().map(|(id, f)| (*id, f.as_ref())), false);
-        let w = self.inner.window_ns;
+        // Stacks that collided with other frames got other ids: renumber.
+        let moved: HashMap<u64, u64> = moves.into_iter().map(|(a, b)| (a.0, b.0)).collect();
+        let w = self.window_ns();
         let mut samples: HashMap<WindowStart, SampleColumns> = HashMap::new();
         for s in &batch.series {
             if s.samples.is_empty() {
@@ -282,7 +377,11 @@ impl Engine {
                 .or_default();
             for (stack, v) in &s.samples {
                 e.0.push(idx);
-                e.1.push(stack.0);
+                e.1.push(if moved.is_empty() {
+                    stack.0
+                } else {
+                    moved.get(&stack.0).copied().unwrap_or(stack.0)
+                });
                 e.2.push(*v);
             }
         }
@@ -380,7 +479,7 @@ impl Engine {
             manifest,
             series: self.inner.series.snapshot(),
             metric_series: self.inner.metric_series.snapshot(),
-            window_ns: self.inner.window_ns,
+            window_ns: self.window_ns(),
         }
     }
 
@@ -430,6 +529,12 @@ impl Engine {
         Ok(())
     }
 
+    /// Raised when the engine can take no more writes (its WAL writer
+    /// died); the server waits on [`FailureWatch::failed`] and stops.
+    pub fn watcher(&self) -> crate::supervise::FailureWatch {
+        self.inner.failure.clone()
+    }
+
     pub fn stacks(&self) -> &Arc<StackTable> {
         &self.inner.stacks
     }
@@ -467,6 +572,8 @@ impl Engine {
         self.inner.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Deletes the WAL segments whose records are all ≤ `through`, and
+    /// notes which LSN the WAL now starts at.
     pub(crate) async fn release_wal(&self, through: Lsn) {
         let (reply, rx) = oneshot::channel();
         if self
@@ -475,8 +582,9 @@ impl Engine {
             .send(WalCommand::Release { through, reply })
             .await
             .is_ok()
+            && let Ok(first) = rx.await
         {
-            let _ = rx.await;
+            self.write_state().wal_first = first;
         }
     }
 }
@@ -492,6 +600,28 @@ pub struct HotUsage {
     pub windows: usize,
     pub sample_rows: usize,
     pub bytes: usize,
+}
+
+/// Takes the data directory's exclusive lock (`<data_dir>/LOCK`), so a
+/// second server cannot interleave WAL records or delete the first one's
+/// files. The lock goes with the process, however it ends.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::DataDirLocked { path }),
+        Err(std::fs::TryLockError::Error(source)) => Err(Error::DataDir { path, source }),
+    }
 }
 
 fn open_store(config: &StorageConfig) -> Result<Arc<dyn ObjectStore>> {

@@ -19,6 +19,10 @@ pub enum Error {
     /// shared by all of them, so it is kept as text).
     #[error("write-ahead log append failed: {0}")]
     WalAppend(String),
+    /// One write is larger than a WAL record may be (replay would not
+    /// read it back).
+    #[error("write of {bytes} bytes is over the WAL record limit of {limit} bytes")]
+    WalRecordTooLarge { bytes: usize, limit: usize },
     #[error("write {seq} of {source_id:?} was stored before; not stored again")]
     Duplicate { source_id: String, seq: u64 },
     /// A WAL record failed its checksum or framing in a sealed segment.
@@ -58,6 +62,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another process holds the data directory.
+    #[error(
+        "data directory is in use by another flarego server (it holds the lock {path}); stop that server or choose another --data-dir"
+    )]
+    DataDirLocked { path: PathBuf },
     /// The engine is shutting down and takes no more writes.
     #[error("storage engine is shutting down")]
     ShuttingDown,

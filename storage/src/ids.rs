@@ -70,7 +70,29 @@ impl StackId {
             StackId(xxhash_rust::xxh3::xxh3_64(&buf))
         })
     }
+
+    /// The `probe`-th alternative id of a stack whose natural id
+    /// ([`StackId::of_frames`], probe 0) is taken by other frames: two
+    /// different stacks that hash alike are both kept, under different
+    /// ids, and never merged.
+    pub fn of_frames_probe<S: AsRef<str>>(frames: &[S], probe: u64) -> Self {
+        if probe == 0 {
+            return Self::of_frames(frames);
+        }
+        let mut buf = Vec::new();
+        for f in frames {
+            buf.extend_from_slice(f.as_ref().as_bytes());
+            buf.push(0);
+        }
+        StackId(xxhash_rust::xxh3::xxh3_64_with_seed(&buf, probe))
+    }
 }
+
+/// The hasher of every in-memory table keyed by something a client can
+/// choose (stack ids are hashes of client strings): foldhash with a
+/// random key per process, so nobody can craft keys that pile into one
+/// bucket. About as fast as an unkeyed multiply-hash on integer keys.
+pub type KeyedHash = foldhash::fast::RandomState;
 
 #[cfg(test)]
 mod tests {
@@ -88,39 +110,18 @@ mod tests {
             StackId::of_frames(&["ab", "c"]),
             StackId::of_frames(&["a", "bc"])
         );
+        assert_eq!(
+            StackId::of_frames_probe(&["main", "idle"], 0),
+            StackId::of_frames(&["main", "idle"])
+        );
+        assert_eq!(
+            StackId::of_frames_probe(&["main", "idle"], 1).0,
+            StackId::of_frames_probe(&["main", "idle"], 1).0
+        );
+        assert_ne!(
+            StackId::of_frames_probe(&["main", "idle"], 1),
+            StackId::of_frames(&["main", "idle"])
+        );
     }
 }
 
-/// A fast hasher for maps keyed by stack ids and small integers (FxHash's
-/// mixing). Stack ids are already uniform hashes; SipHash on them is wasted
-/// work in the hottest loops of ingest and compaction.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FastHasher(u64);
-
-impl std::hash::Hasher for FastHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(n as u64);
-    }
-    fn write_i64(&mut self, n: i64) {
-        self.write_u64(n as u64);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
-/// `BuildHasher` of [`FastHasher`], for `HashMap::with_hasher`/`default`.
-pub type FastHash = std::hash::BuildHasherDefault<FastHasher>;

@@ -2,7 +2,7 @@
 //! [`StackTable`] (stack id → frames, and which stacks are already in the
 //! cold tier) and [`SeriesTable`] (series key → dense index).
 
-use crate::ids::{FastHash, StackId};
+use crate::ids::{KeyedHash, StackId};
 use crate::model::Frames;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -17,7 +17,7 @@ struct StackEntry {
 
 #[derive(Debug, Default)]
 struct StackTableInner {
-    stacks: HashMap<StackId, StackEntry, FastHash>,
+    stacks: HashMap<StackId, StackEntry, KeyedHash>,
     names: HashSet<Arc<str>>,
 }
 
@@ -31,10 +31,6 @@ pub struct StackTable {
 }
 
 impl StackTable {
-    pub fn contains(&self, id: StackId) -> bool {
-        read(&self.inner).stacks.contains_key(&id)
-    }
-
     pub fn get(&self, id: StackId) -> Option<Frames> {
         read(&self.inner).stacks.get(&id).map(|e| e.frames.clone())
     }
@@ -47,37 +43,79 @@ impl StackTable {
         self.len() == 0
     }
 
+    /// How `frames` stand against the stack stored under `id`.
+    pub fn compare(&self, id: StackId, frames: &[&str]) -> Slot {
+        match read(&self.inner).stacks.get(&id) {
+            None => Slot::Free,
+            Some(e) if same_frames(&e.frames, frames) => Slot::Same(e.frames.clone()),
+            Some(_) => Slot::Taken,
+        }
+    }
+
     /// Adds stacks not yet known; `persisted` says whether they come from
-    /// the cold tier.
+    /// the cold tier. A stack whose id is held by *other* frames (a hash
+    /// collision, crafted or not) is never merged with them: it moves to
+    /// its next free probe id ([`StackId::of_frames_probe`]). Returns those
+    /// moves, `(id asked for, id given)`, so the caller renumbers its rows.
     pub fn insert_all<'a>(
         &self,
         stacks: impl IntoIterator<Item = (StackId, &'a [Arc<str>])>,
         persisted: bool,
-    ) {
+    ) -> Vec<(StackId, StackId)> {
+        let mut moves = Vec::new();
         let mut inner = write(&self.inner);
         for (id, frames) in stacks {
-            if let Some(e) = inner.stacks.get_mut(&id) {
-                e.persisted |= persisted;
-                continue;
-            }
-            let interned: Frames = frames
-                .iter()
-                .map(|name| match inner.names.get(name.as_ref()) {
-                    Some(n) => n.clone(),
-                    None => {
-                        inner.names.insert(name.clone());
-                        name.clone()
+            let mut slot = id;
+            let mut probe = 0;
+            loop {
+                match inner.stacks.get_mut(&slot) {
+                    Some(e) if same_frames(&e.frames, frames) => {
+                        e.persisted |= persisted;
+                        break;
                     }
-                })
-                .collect();
-            inner.stacks.insert(
-                id,
-                StackEntry {
-                    frames: interned,
-                    persisted,
-                },
-            );
+                    Some(_) if persisted => {
+                        // Two cold files disagree on one id: keep the first.
+                        tracing::error!(
+                            stack_id = slot.0,
+                            "two stacks files hold different frames under one id; keeping the first"
+                        );
+                        break;
+                    }
+                    Some(_) if probe < MAX_PROBES => {
+                        probe += 1;
+                        slot = StackId::of_frames_probe(frames, probe);
+                        continue;
+                    }
+                    Some(_) => {
+                        tracing::error!(
+                            stack_id = id.0,
+                            "no free id for a colliding stack; it shares its id"
+                        );
+                        break;
+                    }
+                    None => {
+                        let interned = intern_names(&mut inner.names, frames);
+                        inner.stacks.insert(
+                            slot,
+                            StackEntry {
+                                frames: interned,
+                                persisted,
+                            },
+                        );
+                        break;
+                    }
+                }
+            }
+            if slot != id {
+                tracing::warn!(
+                    asked = id.0,
+                    given = slot.0,
+                    "stack id collision: the stack keeps its frames under another id"
+                );
+                moves.push((id, slot));
+            }
         }
+        moves
     }
 
     /// Of `ids`, those whose frames are not yet in any cold stacks file,
@@ -162,6 +200,38 @@ impl<K: Eq + Hash> SeriesTable<K> {
     pub fn snapshot(&self) -> Vec<Arc<K>> {
         read(&self.inner).keys.clone()
     }
+}
+
+/// How many alternative ids a colliding stack may try.
+pub const MAX_PROBES: u64 = 16;
+
+/// Where a stack stands against the table at one id.
+#[derive(Debug, Clone)]
+pub enum Slot {
+    /// No stack has this id.
+    Free,
+    /// This very stack has it (its frames, shared).
+    Same(Frames),
+    /// Other frames have it: try the next probe id.
+    Taken,
+}
+
+/// Whether stored frames equal `frames`.
+pub fn same_frames<A: AsRef<str>, B: AsRef<str>>(a: &[A], b: &[B]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.as_ref() == y.as_ref())
+}
+
+fn intern_names(names: &mut HashSet<Arc<str>>, frames: &[Arc<str>]) -> Frames {
+    frames
+        .iter()
+        .map(|name| match names.get(name.as_ref()) {
+            Some(n) => n.clone(),
+            None => {
+                names.insert(name.clone());
+                name.clone()
+            }
+        })
+        .collect()
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

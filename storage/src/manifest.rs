@@ -3,7 +3,8 @@
 //!
 //! Stored as JSON at [`MANIFEST_PATH`] in the object store, replaced whole
 //! by an atomic put. Its format is a versioned serde enum
-//! ([`ManifestVersion`]), upgraded by `flarego-migrations` when it changes.
+//! ([`ManifestVersion`]); fields added since V1 are optional, so older
+//! manifests still load.
 
 use crate::error::{Error, Result};
 use crate::ids::{Lsn, WindowStart};
@@ -52,6 +53,11 @@ pub struct Manifest {
     /// version (see [`crate::sequences`]). Absent in older manifests.
     #[serde(default)]
     pub sequences: BTreeMap<String, crate::sequences::SequenceMark>,
+    /// The window length (ns) rows were filed under when this version was
+    /// written; a server started with another length finishes the old
+    /// windows first. Absent in older manifests.
+    #[serde(default)]
+    pub window_ns: Option<i64>,
 }
 
 /// Serializes `window → lsn` as `[[window, lsn], ...]`: JSON object keys

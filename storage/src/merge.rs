@@ -27,7 +27,7 @@ const HOUR_NS: i64 = 3_600_000_000_000;
 pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
     let cfg = engine.config();
     let now = crate::engine::now_ns();
-    let settle = engine.inner.window_ns + cfg.hot_retention.as_nanos().min(i64::MAX as u128) as i64;
+    let settle = engine.window_ns() + cfg.hot_retention.as_nanos().min(i64::MAX as u128) as i64;
     let manifest = engine.read_state().manifest.clone();
     let mut groups: BTreeMap<(FileKind, String, i64), Vec<FileEntry>> = BTreeMap::new();
     for f in &manifest.files {

@@ -22,20 +22,35 @@ pub(crate) enum WalCommand {
         prepared: PreparedWrite,
         reply: oneshot::Sender<Result<Option<Lsn>>>,
     },
-    /// Delete segments whose records are all ≤ `through`.
+    /// Delete segments whose records are all ≤ `through`; answers with
+    /// the first LSN the WAL still holds.
     Release {
         through: Lsn,
-        reply: oneshot::Sender<()>,
+        reply: oneshot::Sender<Lsn>,
     },
 }
 
-pub(crate) fn spawn(engine: Engine, wal: Wal, rx: mpsc::Receiver<WalCommand>) {
-    let spawned = std::thread::Builder::new()
+/// Starts the writer thread. If it ever panics, the engine is marked
+/// failed ([`Engine::failed`]) and the server stops: writes would
+/// otherwise wait forever.
+pub(crate) fn spawn(engine: Engine, wal: Wal, rx: mpsc::Receiver<WalCommand>) -> Result<()> {
+    let watch = engine.watcher();
+    std::thread::Builder::new()
         .name("flarego-wal".into())
-        .spawn(move || run(engine, wal, rx));
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the WAL writer thread");
-    }
+        .spawn(move || {
+            let run = std::panic::AssertUnwindSafe(|| run(engine, wal, rx));
+            if let Err(p) = std::panic::catch_unwind(run) {
+                watch.fail(format!(
+                    "the WAL writer thread panicked: {}",
+                    crate::supervise::panic_text(&p)
+                ));
+            }
+        })
+        .map(|_| ())
+        .map_err(|source| Error::WalIo {
+            path: "flarego-wal thread".into(),
+            source,
+        })
 }
 
 fn run(engine: Engine, mut wal: Wal, mut rx: mpsc::Receiver<WalCommand>) {
@@ -67,6 +82,7 @@ fn run(engine: Engine, mut wal: Wal, mut rx: mpsc::Receiver<WalCommand>) {
         if !writes.is_empty() {
             commit(&engine, &mut wal, std::mem::take(&mut writes));
         }
+        let stats = engine.stats();
         for (through, reply) in releases.drain(..) {
             match wal.release_through(through) {
                 Ok(n) if n > 0 => {
@@ -75,8 +91,11 @@ fn run(engine: Engine, mut wal: Wal, mut rx: mpsc::Receiver<WalCommand>) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot delete WAL segments"),
             }
-            let _ = reply.send(());
+            let _ = reply.send(wal.first_lsn());
         }
+        stats
+            .wal_disk_bytes
+            .store(wal.total_bytes(), Ordering::Relaxed);
     }
     tracing::debug!("WAL writer stopped");
 }

@@ -50,6 +50,8 @@ pub struct TestServer {
     client: reqwest::Client,
     /// For an https server: curl arguments that reach it (`--cacert …`).
     curl_tls: Vec<String>,
+    /// Open-file limit of the process (`prlimit --nofile`), when set.
+    nofile: Option<u64>,
 }
 
 impl TestServer {
@@ -66,6 +68,26 @@ impl TestServer {
         extra: &[&str],
         curl_tls: &[&str],
     ) -> anyhow::Result<TestServer> {
+        Self::launch(data_dir, extra, curl_tls, None).await
+    }
+
+    /// Starts a server whose process may open at most `nofile` files
+    /// (sockets included), through util-linux's `prlimit`.
+    pub async fn start_with_nofile(
+        data_dir: &Path,
+        extra: &[&str],
+        curl_tls: &[&str],
+        nofile: u64,
+    ) -> anyhow::Result<TestServer> {
+        Self::launch(data_dir, extra, curl_tls, Some(nofile)).await
+    }
+
+    async fn launch(
+        data_dir: &Path,
+        extra: &[&str],
+        curl_tls: &[&str],
+        nofile: Option<u64>,
+    ) -> anyhow::Result<TestServer> {
         let mut s = TestServer {
             child: None,
             url: String::new(),
@@ -79,9 +101,31 @@ impl TestServer {
                 .timeout(Duration::from_secs(60))
                 .build()?,
             curl_tls: curl_tls.iter().map(|s| s.to_string()).collect(),
+            nofile,
         };
         s.spawn().await?;
         Ok(s)
+    }
+
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// One value of `/metrics` (0 when absent).
+    pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0))
     }
 
     /// `curl` to `path` with the server's TLS arguments and `args`;
@@ -108,7 +152,17 @@ impl TestServer {
             .create(true)
             .append(true)
             .open(&self.log)?;
-        let mut child = Command::new(flarego_bin()?)
+        let mut cmd = match self.nofile {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}"))
+                    .arg("--")
+                    .arg(flarego_bin()?);
+                c
+            }
+            None => Command::new(flarego_bin()?),
+        };
+        let mut child = cmd
             .arg("server")
             .arg("--data-dir")
             .arg(&self.data_dir)

@@ -7,6 +7,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use flarego_ingest::Limits;
+use flarego_ingest::decode::budget::MemoryCharge;
 use flarego_ingest::record::{IngestRecord, Source, replay_decoder};
 use flarego_query::{QueryConfig, QueryEngine};
 use flarego_storage::{ColdStoreConfig, Engine, StorageConfig, TenantId};
@@ -92,7 +93,11 @@ pub async fn write_folded(engine: &Engine, f: Folded<'_>) -> anyhow::Result<()> 
         },
         parts: vec![f.lines.as_bytes().to_vec()],
     };
-    let batch = rec.decode(engine.stacks(), &Limits::default())?;
+    let batch = rec.decode(
+        engine.stacks(),
+        &Limits::unlimited(),
+        &mut MemoryCharge::unlimited(),
+    )?;
     engine.write(rec.encode(), batch).await?;
     Ok(())
 }

@@ -3,14 +3,60 @@
 //! `goroutine` rows with `state`, its metrics as metric points.
 
 use super::Batcher;
+use super::budget::MemoryCharge;
 use super::error::{DecodeError, DecodeResult};
 use super::labels::{check_label, check_label_count, check_value};
 use super::pprof::{ProfileContext, add_profile, parse_profile};
 use super::types::ProfileHint;
+use super::wire::{Fields, Value};
 use crate::limits::Limits;
-use flarego_proto::agent::v1::Chunk;
+use flarego_proto::agent::v1::{Chunk, GoroutineGroup, MetricPoint as ProtoMetric, PprofProfile};
 use flarego_storage::{MetricKey, MetricPoint, SeriesKey, TenantId};
+use prost::Message;
 use std::collections::{BTreeMap, HashMap};
+use std::mem::size_of;
+
+/// Decodes an encoded `agent.v1.Chunk` after charging what it will take:
+/// its parts are counted on the wire first (an empty goroutine group is 2
+/// bytes there and 56 in memory).
+pub fn parse_chunk(raw: &[u8], limits: &Limits, charge: &mut MemoryCharge) -> DecodeResult<Chunk> {
+    let bad =
+        |reason: String| DecodeError::BadRequest(format!("not a valid agent.v1.Chunk: {reason}"));
+    if raw.len() > limits.max_decompressed_bytes {
+        return Err(DecodeError::DecompressedTooLarge {
+            what: "agent chunk".into(),
+            limit: limits.max_decompressed_bytes,
+        });
+    }
+    let mut bytes = raw.len();
+    let mut items = 0usize;
+    for f in Fields::new(raw) {
+        match f.map_err(bad)? {
+            (7, _) => items += 2,
+            (8, _) => bytes += size_of::<PprofProfile>(),
+            (9, Value::Bytes(g)) => {
+                bytes += size_of::<GoroutineGroup>();
+                for f in Fields::new(g) {
+                    if let (2, _) = f.map_err(bad)? {
+                        items += 1;
+                    }
+                }
+            }
+            (10, Value::Bytes(m)) => {
+                bytes += size_of::<ProtoMetric>();
+                for f in Fields::new(m) {
+                    if let (4, _) = f.map_err(bad)? {
+                        items += 2;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // Strings: the bytes above plus a header each; ×2 while vectors grow.
+    charge.charge("agent chunk", (bytes + items * size_of::<String>()) * 2)?;
+    Chunk::decode(raw).map_err(|e| bad(e.to_string()))
+}
 
 /// Adds every row of `chunk` to `out`, filed under the chunk's window.
 pub fn add_chunk(
@@ -46,7 +92,8 @@ pub fn add_chunk(
     let time = chunk.window_start_ns;
 
     for (i, p) in chunk.profiles.iter().enumerate() {
-        let profile = parse_profile(&p.pprof, &format!("chunk profile {i} ({})", p.kind), limits)?;
+        let what = format!("chunk profile {i} ({})", p.kind);
+        let profile = parse_profile(&p.pprof, &what, limits, out.charge())?;
         let mut profile_labels = labels.clone();
         if !p.source.is_empty() {
             check_label("source", &p.source, limits)?;
@@ -76,7 +123,7 @@ pub fn add_chunk(
         }
         check_value("goroutine state", &g.state, limits)?;
         let frames: Vec<&str> = g.frames.iter().map(String::as_str).collect();
-        let stack = out.stack(&frames);
+        let stack = out.stack(&frames)?;
         let count = i64::try_from(g.count).unwrap_or(i64::MAX);
         per_state
             .entry(g.state.as_str())
@@ -203,7 +250,8 @@ mod tests {
             }],
         };
         let stacks = StackTable::default();
-        let mut out = Batcher::new(&stacks);
+        let mut charge = MemoryCharge::unlimited();
+        let mut out = Batcher::new(&stacks, &mut charge);
         add_chunk(
             &chunk,
             &TenantId::default_tenant(),
@@ -211,7 +259,9 @@ mod tests {
             &mut out,
         )
         .unwrap();
-        let b = out.finish(&Limits::default()).unwrap();
+        let b = out
+            .finish(&Limits::default(), chunk.window_start_ns)
+            .unwrap();
         let by_type: BTreeMap<(String, Option<String>), i64> = b
             .series
             .iter()
@@ -242,9 +292,25 @@ mod tests {
     }
 
     #[test]
+    fn chunk_parts_are_charged_before_they_are_built() {
+        // 10,000 empty goroutine groups: 20,000 bytes on the wire.
+        let raw: Vec<u8> = std::iter::repeat_n([0x4au8, 0x00], 10_000)
+            .flatten()
+            .collect();
+        let mut charge = MemoryCharge::new(100_000, None);
+        let e = parse_chunk(&raw, &Limits::default(), &mut charge).unwrap_err();
+        assert!(e.to_string().contains("max_request_memory_bytes"), "{e}");
+        let mut roomy = MemoryCharge::unlimited();
+        let chunk = parse_chunk(&raw, &Limits::default(), &mut roomy).unwrap();
+        assert_eq!(chunk.goroutines.len(), 10_000);
+        assert!(roomy.used() >= 10_000 * size_of::<GoroutineGroup>());
+    }
+
+    #[test]
     fn chunk_without_service_is_refused() {
         let stacks = StackTable::default();
-        let mut out = Batcher::new(&stacks);
+        let mut charge = MemoryCharge::unlimited();
+        let mut out = Batcher::new(&stacks, &mut charge);
         let numbered = Chunk {
             agent_id: "a".into(),
             seq: 1,
@@ -263,7 +329,8 @@ mod tests {
     #[test]
     fn chunk_without_agent_or_sequence_is_refused() {
         let stacks = StackTable::default();
-        let mut out = Batcher::new(&stacks);
+        let mut charge = MemoryCharge::unlimited();
+        let mut out = Batcher::new(&stacks, &mut charge);
         let unnumbered = Chunk {
             agent_id: "a".into(),
             service: "api".into(),

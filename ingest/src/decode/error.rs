@@ -25,6 +25,27 @@ pub enum DecodeError {
     BadFolded { line: usize, reason: String },
     #[error("invalid parameter {param}: {reason}")]
     BadParam { param: String, reason: String },
+    /// A row dated outside `max_time_ahead`/`max_time_behind` of the
+    /// server's clock (the message names which).
+    #[error("{0}")]
+    TimeOutOfRange(String),
+    #[error(
+        "decoding {what} needs an estimated {needed} bytes of memory, over the limit max_request_memory_bytes = {limit}"
+    )]
+    OverMemoryBudget {
+        what: String,
+        needed: usize,
+        limit: usize,
+    },
+    #[error(
+        "the server is decoding other requests ({in_use} bytes of the limit ingest_memory_bytes = {limit}); {what} needs {bytes} more: retry shortly"
+    )]
+    ServerBusy {
+        what: String,
+        bytes: usize,
+        in_use: usize,
+        limit: usize,
+    },
     #[error("invalid request: {0}")]
     BadRequest(String),
 }

@@ -62,7 +62,7 @@ pub fn add_folded(
                 limit: limits.max_stack_depth,
             });
         }
-        let id = out.stack(&frames);
+        let id = out.stack(&frames)?;
         let e = sums.entry(id).or_insert_with(|| {
             order.push(id);
             0

@@ -2,13 +2,15 @@
 //! per stack, frames root first.
 
 use super::Batcher;
+use super::budget::MemoryCharge;
 use super::error::{DecodeError, DecodeResult};
 use super::gzip::maybe_gunzip;
 use super::labels::{check_label, check_label_count};
+use super::pprof_scan;
 use super::types::{ProfileHint, map_sample_type};
 use crate::limits::Limits;
 use flarego_proto::pprof::Profile;
-use flarego_storage::{FastHash, SeriesKey, StackId, TenantId};
+use flarego_storage::{KeyedHash, SeriesKey, StackId, TenantId};
 use prost::Message;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -29,9 +31,16 @@ pub struct ProfileContext {
     pub renames: HashMap<String, String>,
 }
 
-/// Parses raw (or gzipped) pprof bytes.
-pub fn parse_profile(raw: &[u8], what: &str, limits: &Limits) -> DecodeResult<Profile> {
-    let data = maybe_gunzip(raw, what, limits)?;
+/// Parses raw (or gzipped) pprof bytes: inflated within the limits,
+/// counted on the wire and charged to `charge` before `prost` builds it.
+pub fn parse_profile(
+    raw: &[u8],
+    what: &str,
+    limits: &Limits,
+    charge: &mut MemoryCharge,
+) -> DecodeResult<Profile> {
+    let data = maybe_gunzip(raw, what, limits, charge)?;
+    pprof_scan::admit(&data, what, limits, charge)?;
     Profile::decode(data.as_ref()).map_err(|e| DecodeError::BadPprof {
         what: what.to_string(),
         reason: e.to_string(),
@@ -92,7 +101,7 @@ pub fn add_profile(
                     if let Some(c) = cur.get_mut(i)
                         && types.get(i).is_some_and(|t| is_cumulative(&t.0))
                     {
-                        *c -= v;
+                        *c = c.saturating_sub(*v);
                     }
                 }
             }
@@ -132,7 +141,7 @@ pub fn add_profile(
 type SeriesRows = BTreeMap<(u32, usize), Vec<(StackId, i64)>>;
 
 /// Values per (label set, stack).
-type Sums = HashMap<(u32, StackId), Vec<i64>, FastHash>;
+type Sums = HashMap<(u32, StackId), Vec<i64>, KeyedHash>;
 
 /// Label sets, and values per (label set, stack); stacks registered in
 /// the batcher.
@@ -151,8 +160,12 @@ fn collect(
     let mut sums: Sums = HashMap::default();
     let mut frames: Vec<&str> = Vec::with_capacity(64);
     let mut pairs: Vec<(i64, i64)> = Vec::new();
+    let mut stack_locations: Vec<&Vec<Cow<'_, str>>> = Vec::with_capacity(64);
     for s in &profile.sample {
-        frames.clear();
+        // Depth first, from the line counts: a stack over the limit is
+        // refused before any of its frames is expanded.
+        stack_locations.clear();
+        let mut depth = 0usize;
         for id in s.location_id.iter().rev() {
             let Some(names) = locations.get(id) else {
                 return Err(DecodeError::BadPprof {
@@ -160,15 +173,20 @@ fn collect(
                     reason: format!("sample refers to unknown location {id}"),
                 });
             };
-            frames.extend(names.iter().rev().map(|n| n.as_ref()));
+            depth = depth.saturating_add(names.len());
+            stack_locations.push(names);
         }
-        if frames.len() > limits.max_stack_depth {
+        if depth > limits.max_stack_depth {
             return Err(DecodeError::StackTooDeep {
-                depth: frames.len(),
+                depth,
                 limit: limits.max_stack_depth,
             });
         }
-        let stack = out.stack(&frames);
+        frames.clear();
+        for names in &stack_locations {
+            frames.extend(names.iter().rev().map(|n| n.as_ref()));
+        }
+        let stack = out.stack(&frames)?;
         // Numeric labels (such as object sizes) are not series labels.
         pairs.clear();
         pairs.extend(

@@ -2,10 +2,12 @@
 //! with raw pprof profiles.
 
 use super::Batcher;
+use super::budget::MemoryCharge;
 use super::error::{DecodeError, DecodeResult};
 use super::labels::{check_label, check_label_count, check_value};
 use super::pprof::{ProfileContext, add_profile, parse_profile};
 use super::types::ProfileHint;
+use super::wire::{Fields, Value};
 use crate::limits::Limits;
 use base64::Engine as _;
 use flarego_proto::push::v1::{PushRequest, RawProfileSeries, RawSample};
@@ -18,6 +20,38 @@ use std::collections::{BTreeMap, HashMap};
 const NAME_LABEL: &str = "__name__";
 const SERVICE_LABEL: &str = "service_name";
 const INSTANCE_LABELS: [&str; 2] = ["instance", "hostname"];
+
+/// Charges what decoding an encoded `PushRequest` takes, counted on the
+/// wire before `prost` builds it.
+pub fn admit_push(raw: &[u8], charge: &mut MemoryCharge) -> DecodeResult<()> {
+    let bad = |reason: String| {
+        DecodeError::BadRequest(format!("push request is not a valid PushRequest: {reason}"))
+    };
+    let mut bytes = raw.len();
+    for f in Fields::new(raw) {
+        if let (1, Value::Bytes(series)) = f.map_err(bad)? {
+            bytes += std::mem::size_of::<RawProfileSeries>();
+            for f in Fields::new(series) {
+                match f.map_err(bad)? {
+                    (1, _) => bytes += std::mem::size_of::<LabelPair>(),
+                    (2, _) => bytes += std::mem::size_of::<RawSample>(),
+                    _ => {}
+                }
+            }
+        }
+    }
+    charge.charge("push request", bytes * 2)
+}
+
+/// Charges what parsing a JSON push request may take before `serde_json`
+/// builds it: each object and string at its size in memory, and the
+/// protobuf form it is turned into.
+pub fn admit_push_json(body: &[u8], charge: &mut MemoryCharge) -> DecodeResult<()> {
+    let objects = body.iter().filter(|b| **b == b'{').count();
+    let strings = body.iter().filter(|b| **b == b'"').count() / 2;
+    let estimate = body.len() * 3 + objects * 96 + strings * std::mem::size_of::<String>();
+    charge.charge("push request (JSON)", estimate)
+}
 
 /// Adds every profile of the request to `out`.
 pub fn add_push(
@@ -61,7 +95,7 @@ pub fn add_push(
         };
         for (pi, sample) in series.samples.iter().enumerate() {
             let what = format!("series[{si}].samples[{pi}].raw_profile");
-            let profile = parse_profile(&sample.raw_profile, &what, limits)?;
+            let profile = parse_profile(&sample.raw_profile, &what, limits, out.charge())?;
             add_profile(&profile, None, &ctx, limits, out)?;
         }
     }

@@ -13,7 +13,8 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use flarego_proto::agent::v1::{Ack, Chunk};
+use bytes::Bytes;
+use flarego_proto::agent::v1::Ack;
 use prost::Message as _;
 use std::sync::atomic::Ordering;
 
@@ -38,8 +39,8 @@ async fn serve(mut socket: WebSocket, state: SharedState, principal: Principal) 
             Ok(Message::Close(_)) | Err(_) => break,
             Ok(_) => continue,
         };
-        let ack = match decode(&state, &bytes) {
-            Ok(chunk) => match receive(&state, &principal, chunk).await {
+        let ack = match inflate(&state, bytes) {
+            Ok(raw) => match receive(&state, &principal, raw).await {
                 Ok(ack) => ack,
                 Err(e) => {
                     tracing::warn!(error = %e, "agent WebSocket closed");
@@ -47,7 +48,6 @@ async fn serve(mut socket: WebSocket, state: SharedState, principal: Principal) 
                     break;
                 }
             },
-            // Not even a chunk: no sequence to ack, so say why and close.
             Err(reason) => {
                 state
                     .counters
@@ -59,6 +59,7 @@ async fn serve(mut socket: WebSocket, state: SharedState, principal: Principal) 
                 }
             }
         };
+        // Not even a chunk: no sequence to ack, so say why and close.
         let refused_unread = ack.seq == 0 && !ack.error.is_empty();
         if socket
             .send(Message::Binary(ack.encode_to_vec().into()))
@@ -71,11 +72,14 @@ async fn serve(mut socket: WebSocket, state: SharedState, principal: Principal) 
     }
 }
 
-fn decode(state: &SharedState, bytes: &[u8]) -> Result<Chunk, String> {
-    let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
-        gunzip(bytes, "agent chunk", &state.limits).map_err(|e| e.to_string())?
-    } else {
-        bytes.to_vec()
-    };
-    Chunk::decode(raw.as_slice()).map_err(|e| format!("not a valid agent.v1.Chunk: {e}"))
+/// A message's chunk bytes, inflated when gzipped (charged while it
+/// inflates, given back once inflated: the chunk is charged again whole).
+fn inflate(state: &SharedState, bytes: Bytes) -> Result<Bytes, String> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let mut charge = state.memory_charge();
+    gunzip(&bytes, "agent chunk", &state.limits, &mut charge)
+        .map(Bytes::from)
+        .map_err(|e| e.to_string())
 }

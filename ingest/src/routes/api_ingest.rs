@@ -50,7 +50,8 @@ pub async fn ingest(
         labels.insert(k, v);
     }
     check_label_count(&labels, limits)?;
-    let body = read_body(&state, &principal, &headers, body).await?;
+    let mut charge = state.memory_charge();
+    let body = read_body(&state, &principal, &headers, body, &mut charge).await?;
     let record = IngestRecord {
         tenant,
         received_ns: now_ns(),
@@ -64,6 +65,6 @@ pub async fn ingest(
         },
         parts: vec![body.to_vec()],
     };
-    let (lsn, rows) = commit(&state, record).await?;
+    let (lsn, rows) = commit(&state, record, &mut charge).await?;
     Ok(Json(json!({"rows": rows, "lsn": lsn.0})))
 }

@@ -83,7 +83,8 @@ pub async fn ingest(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = read_body(&state, &principal, &headers, body).await?;
+    let mut charge = state.memory_charge();
+    let body = read_body(&state, &principal, &headers, body, &mut charge).await?;
     let multipart = content_type.starts_with("multipart/form-data");
     let format = match p.format.as_deref() {
         Some("pprof") => Format::Pprof,
@@ -154,7 +155,7 @@ pub async fn ingest(
             }
         }
     };
-    commit(&state, record).await?;
+    commit(&state, record, &mut charge).await?;
     Ok(())
 }
 

@@ -9,6 +9,18 @@ use axum::response::IntoResponse;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+fn counter(out: &mut String, name: &str, help: &str, v: &AtomicU64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+        v.load(Ordering::Relaxed)
+    );
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, v: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+}
+
 /// Counters span every tenant, so with auth on only a token with the
 /// `metrics` permission (admins) may read them.
 pub async fn metrics(
@@ -17,93 +29,161 @@ pub async fn metrics(
 ) -> Result<impl IntoResponse, ApiError> {
     state.auth.authorize(&headers, Permission::Metrics)?;
     let mut out = String::new();
-    let mut counter = |name: &str, help: &str, v: &AtomicU64| {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-            v.load(Ordering::Relaxed)
-        );
-    };
+    let o = &mut out;
     let c = &state.counters;
     counter(
+        o,
         "flarego_ingest_requests_total",
         "Ingest requests received.",
         &c.ingest_requests,
     );
     counter(
+        o,
         "flarego_ingest_rejected_total",
         "Ingest requests refused as invalid.",
         &c.ingest_rejected,
     );
     counter(
+        o,
         "flarego_ingest_rows_total",
         "Sample rows ingested.",
         &c.ingest_rows,
     );
     counter(
+        o,
         "flarego_ingest_bytes_total",
         "Bytes logged to the WAL by ingest.",
         &c.ingest_bytes,
     );
-    counter("flarego_queries_total", "SQL queries answered.", &c.queries);
     counter(
+        o,
+        "flarego_queries_total",
+        "SQL queries answered.",
+        &c.queries,
+    );
+    counter(
+        o,
         "flarego_queries_failed_total",
         "SQL queries that failed.",
         &c.queries_failed,
     );
     counter(
+        o,
         "flarego_agent_chunks_total",
         "Agent chunks received over gRPC or WebSocket.",
         &c.agent_chunks,
     );
     counter(
+        o,
         "flarego_agent_duplicate_chunks_total",
         "Agent chunks that were resends of stored ones (not stored again).",
         &c.agent_duplicates,
     );
     counter(
+        o,
         "flarego_agent_streams_total",
         "Agent streams opened.",
         &c.agent_streams,
     );
+    gauge(
+        o,
+        "flarego_ingest_memory_bytes",
+        "Memory charged by requests being decoded.",
+        state.ingest_memory.used(),
+    );
+    for (listener, conns) in [("http", &state.http_conns), ("grpc", &state.grpc_conns)] {
+        let load = |v: &AtomicU64| v.load(Ordering::Relaxed);
+        let _ = writeln!(
+            o,
+            "flarego_connections_accepted_total{{listener=\"{listener}\"}} {}\nflarego_connections_open{{listener=\"{listener}\"}} {}\nflarego_accept_errors_total{{listener=\"{listener}\"}} {}\nflarego_tls_handshake_failures_total{{listener=\"{listener}\"}} {}",
+            load(&conns.accepted),
+            load(&conns.open),
+            load(&conns.accept_errors),
+            load(&conns.handshake_failures),
+        );
+    }
     if let Ok(ready) = state.ready() {
         let s = ready.engine.stats();
         counter(
+            o,
             "flarego_wal_records_total",
             "WAL records appended.",
             &s.wal_records,
         );
         counter(
+            o,
             "flarego_wal_syncs_total",
             "WAL group commits (fdatasync).",
             &s.wal_syncs,
         );
         counter(
+            o,
             "flarego_wal_replayed_records_total",
             "WAL records replayed at start-up.",
             &s.replayed_records,
         );
         counter(
+            o,
             "flarego_wal_replay_failures_total",
             "WAL records that failed to decode on replay.",
             &s.replay_failures,
         );
         counter(
+            o,
+            "flarego_wal_corrupt_regions",
+            "Damaged stretches of the WAL skipped at the last start-up.",
+            &s.wal_corrupt_regions,
+        );
+        counter(
+            o,
+            "flarego_wal_corrupt_records",
+            "Acknowledged WAL records lost to damage at the last start-up.",
+            &s.wal_corrupt_records,
+        );
+        counter(
+            o,
+            "flarego_wal_torn_tail_bytes",
+            "Bytes of an unacknowledged write truncated off the WAL at the last start-up.",
+            &s.wal_torn_tail_bytes,
+        );
+        gauge(
+            o,
+            "flarego_wal_disk_bytes",
+            "Bytes of WAL segments on disk.",
+            s.wal_disk_bytes.load(Ordering::Relaxed),
+        );
+        counter(
+            o,
             "flarego_compactions_total",
             "Compactions to Parquet.",
             &s.compactions,
         );
         counter(
+            o,
             "flarego_compaction_failures_total",
             "Failed compactions.",
             &s.compaction_failures,
         );
-        let hot = ready.engine.hot_usage();
-        let _ = writeln!(
-            out,
-            "# HELP flarego_hot_sample_rows Sample rows in memory.\n# TYPE flarego_hot_sample_rows gauge\nflarego_hot_sample_rows {}\n# HELP flarego_hot_bytes Bytes of row data in memory.\n# TYPE flarego_hot_bytes gauge\nflarego_hot_bytes {}\n# HELP flarego_hot_windows Windows in memory.\n# TYPE flarego_hot_windows gauge\nflarego_hot_windows {}",
-            hot.sample_rows, hot.bytes, hot.windows
+        counter(
+            o,
+            "flarego_compactor_panics_total",
+            "Compactor runs that panicked (logged; the next run goes on).",
+            &s.compactor_panics,
         );
+        let hot = ready.engine.hot_usage();
+        gauge(
+            o,
+            "flarego_hot_sample_rows",
+            "Sample rows in memory.",
+            hot.sample_rows,
+        );
+        gauge(
+            o,
+            "flarego_hot_bytes",
+            "Bytes of row data in memory.",
+            hot.bytes,
+        );
+        gauge(o, "flarego_hot_windows", "Windows in memory.", hot.windows);
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

@@ -10,6 +10,7 @@ pub mod push;
 pub mod query;
 
 use crate::auth::Principal;
+use crate::decode::budget::MemoryCharge;
 use crate::decode::gzip::gunzip;
 use crate::decode::{DecodeError, DecodeResult};
 use crate::error::ApiError;
@@ -21,19 +22,22 @@ use flarego_storage::Lsn;
 use std::sync::atomic::Ordering;
 
 /// Reads the body, refusing more than `max_body_bytes`, charges its size
-/// to the caller's ingest rate, and inflates it when sent with
-/// `Content-Encoding: gzip`.
+/// to the caller's ingest rate and to the request's memory, and inflates
+/// it when sent with `Content-Encoding: gzip`.
 pub async fn read_body(
     state: &AppState,
     principal: &Principal,
     headers: &HeaderMap,
     body: Body,
+    charge: &mut MemoryCharge,
 ) -> Result<Bytes, ApiError> {
     let limit = state.limits.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |s| s.source())
             .any(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
+        if crate::body_deadline::is_timeout(&e) {
+            ApiError::RequestTimeout(e.to_string())
+        } else if too_large {
             ApiError::PayloadTooLarge(format!(
                 "request body is over the limit max_body_bytes = {limit} bytes"
             ))
@@ -42,23 +46,34 @@ pub async fn read_body(
         }
     })?;
     state.limiter.ingest_bytes(principal, bytes.len())?;
+    charge.charge("request body", bytes.len())?;
     let gzipped = headers
         .get(axum::http::header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     if gzipped {
-        return Ok(Bytes::from(gunzip(&bytes, "request body", &state.limits)?));
+        return Ok(Bytes::from(gunzip(
+            &bytes,
+            "request body",
+            &state.limits,
+            charge,
+        )?));
     }
     Ok(bytes)
 }
 
-/// Validates and decodes `record`, logs it in the WAL and applies it.
-/// Returns the LSN and the number of sample rows written.
-pub async fn commit(state: &AppState, record: IngestRecord) -> Result<(Lsn, usize), ApiError> {
+/// Validates and decodes `record` (charging `charge`), logs it in the
+/// WAL and applies it. Returns the LSN and the number of sample rows
+/// written.
+pub async fn commit(
+    state: &AppState,
+    record: IngestRecord,
+    charge: &mut MemoryCharge,
+) -> Result<(Lsn, usize), ApiError> {
     let ready = state.ready()?;
     let c = &state.counters;
     c.ingest_requests.fetch_add(1, Ordering::Relaxed);
-    let batch = match record.decode(ready.engine.stacks(), &state.limits) {
+    let batch = match record.decode(ready.engine.stacks(), &state.limits, charge) {
         Ok(b) => b,
         Err(e) => {
             c.ingest_rejected.fetch_add(1, Ordering::Relaxed);

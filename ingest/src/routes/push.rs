@@ -3,7 +3,7 @@
 //! `Content-Encoding: gzip`). Errors use Connect's JSON error form.
 
 use super::{commit, now_ns, read_body};
-use crate::decode::push::push_from_json;
+use crate::decode::push::{admit_push_json, push_from_json};
 use crate::error::ApiError;
 use crate::record::{IngestRecord, Source};
 use crate::state::SharedState;
@@ -12,8 +12,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use flarego_proto::push::v1::PushRequest;
-use prost::Message;
+use prost::Message as _;
 use serde_json::json;
 
 pub async fn push(State(state): State<SharedState>, headers: HeaderMap, body: Body) -> Response {
@@ -53,14 +52,14 @@ async fn handle(
             "Content-Type {content_type:?} is not application/proto or application/json"
         )));
     }
-    let body = read_body(state, &principal, headers, body).await?;
+    let mut charge = state.memory_charge();
+    let body = read_body(state, &principal, headers, body, &mut charge).await?;
     let proto = if json_codec {
+        admit_push_json(&body, &mut charge)?;
         push_from_json(&body)?.encode_to_vec()
     } else {
-        // Check it parses now; the WAL keeps the bytes as sent.
-        PushRequest::decode(body.as_ref()).map_err(|e| {
-            ApiError::BadRequest(format!("body is not a valid push.v1.PushRequest: {e}"))
-        })?;
+        // The WAL keeps the bytes as sent; `commit` counts them on the wire
+        // and decodes them (refusing a body that is not a PushRequest).
         body.to_vec()
     };
     let record = IngestRecord {
@@ -69,7 +68,7 @@ async fn handle(
         source: Source::Push,
         parts: vec![proto],
     };
-    commit(state, record).await?;
+    commit(state, record, &mut charge).await?;
     Ok(())
 }
 
@@ -79,7 +78,8 @@ fn connect_error(e: ApiError) -> Response {
         ApiError::BadRequest(_) => "invalid_argument",
         ApiError::PayloadTooLarge(_) => "resource_exhausted",
         ApiError::UnsupportedMediaType(_) => "invalid_argument",
-        ApiError::NotReady => "unavailable",
+        ApiError::RequestTimeout(_) => "deadline_exceeded",
+        ApiError::NotReady | ApiError::Unavailable { .. } => "unavailable",
         ApiError::TooManyRequests(_) | ApiError::RateLimited { .. } => "resource_exhausted",
         ApiError::Unauthorized => "unauthenticated",
         ApiError::Forbidden(_) => "permission_denied",
@@ -94,6 +94,9 @@ fn connect_error(e: ApiError) -> Response {
     )
         .into_response();
     if let ApiError::RateLimited {
+        retry_after_secs, ..
+    }
+    | ApiError::Unavailable {
         retry_after_secs, ..
     } = &e
     {

@@ -24,6 +24,7 @@ pub async fn query(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    crate::browser::require_json(&headers)?;
     let req: QueryRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!("body must be JSON {{\"sql\": \"...\"}}: {e}"))
     })?;

@@ -1,6 +1,7 @@
 //! The `metrics` table: metric points from hot windows and cold files.
 
 use super::bounds::TimeBounds;
+use super::hot::{self, HotKind};
 use super::scan::{self, ScanScope};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -56,11 +57,19 @@ impl TableProvider for MetricsTable {
         let snap = self.engine.snapshot();
         self.scope.hold(&snap);
         let bounds = TimeBounds::from_filters(filters);
-        let hot = scan::hot_metric_batches(&snap, projection, bounds, &self.scope)?;
         let files = scan::cold_files(&snap, FileKind::Metrics, bounds, &self.scope);
+        let hot = hot::hot_exec(
+            state,
+            &snap,
+            HotKind::Metrics,
+            projected.clone(),
+            projection,
+            bounds,
+            &self.scope,
+        )?;
         scan::union_or_empty(
             vec![
-                scan::hot_exec(state, hot, projected.clone())?,
+                hot,
                 scan::cold_exec(state, &files, full, projection, filters)?,
             ],
             projected,

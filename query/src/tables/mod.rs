@@ -6,6 +6,7 @@
 //! [`TierSnapshot`]: flarego_storage::TierSnapshot
 
 mod bounds;
+mod hot;
 mod metrics;
 mod profiles;
 mod scan;

@@ -2,6 +2,7 @@
 //! `frames` attached late from the stack table.
 
 use super::bounds::TimeBounds;
+use super::hot::{self, HotKind};
 use super::scan::{self, ScanScope};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
@@ -105,11 +106,19 @@ impl TableProvider for ProfilesTable {
         let bounds = TimeBounds::from_filters(filters);
         let samples = schema::samples_schema();
         let inner_schema = Arc::new(samples.project(&sample_cols)?);
-        let hot = scan::hot_sample_batches(&snap, &sample_cols, bounds, &self.scope)?;
+        let hot = hot::hot_exec(
+            state,
+            &snap,
+            HotKind::Samples,
+            inner_schema.clone(),
+            &sample_cols,
+            bounds,
+            &self.scope,
+        )?;
         let files = scan::cold_files(&snap, FileKind::Samples, bounds, &self.scope);
         let input = scan::union_or_empty(
             vec![
-                scan::hot_exec(state, hot, inner_schema.clone())?,
+                hot,
                 scan::cold_exec(state, &files, samples.clone(), &sample_cols, filters)?,
             ],
             inner_schema.clone(),

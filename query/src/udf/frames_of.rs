@@ -60,7 +60,7 @@ impl ScalarUDFImpl for FramesOf {
             return exec_err!("frames_of(stack_id) needs a UInt64 stack id");
         };
         // Build each distinct stack once, then gather per row.
-        let mut dense: HashMap<u64, u32, flarego_storage::FastHash> = HashMap::default();
+        let mut dense: HashMap<u64, u32, flarego_storage::KeyedHash> = HashMap::default();
         let mut distinct: Vec<u64> = Vec::new();
         let idx: UInt32Array = ids
             .iter()

@@ -92,6 +92,7 @@ async fn agent_windows_answer_in_sql() {
     use flarego_agent::sources::PprofSources;
     use flarego_agent::window::{Carry, ChunkMeta, collect};
     use flarego_ingest::Limits;
+    use flarego_ingest::decode::budget::MemoryCharge;
     use flarego_ingest::record::{IngestRecord, Source, replay_decoder};
     use flarego_storage::{ColdStoreConfig, Engine, StorageConfig, TenantId};
     use prost::Message;
@@ -129,7 +130,13 @@ async fn agent_windows_answer_in_sql() {
             source: Source::AgentChunk,
             parts: vec![chunk.encode_to_vec()],
         };
-        let batch = rec.decode(engine.stacks(), &Limits::default()).unwrap();
+        let batch = rec
+            .decode(
+                engine.stacks(),
+                &Limits::unlimited(),
+                &mut MemoryCharge::unlimited(),
+            )
+            .unwrap();
         engine.write(rec.encode(), batch).await.unwrap();
     }
     let q = flarego_query::QueryEngine::new(engine, Default::default()).unwrap();

@@ -282,11 +282,20 @@ async fn a_30s_server_outage_delivers_every_window_exactly_once() {
     assert!(failures >= 1, "the outage shows in the agent's own metrics");
 }
 
+/// The start of the hour an hour ago, in ns.
+fn hour_ago_ns() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    (now / 3600 - 1) * 3600 * 1_000_000_000
+}
+
 fn chunk(agent: &str, seq: u64, service: &str) -> Chunk {
     Chunk {
         agent_id: agent.into(),
         seq,
-        window_start_ns: 1_800_000_000_000_000_000 + seq as i64 * 10_000_000_000,
+        // The last hour (writes may not be dated far from the server's clock).
+        window_start_ns: hour_ago_ns() + seq as i64 * 10_000_000_000,
         window_ns: 10_000_000_000,
         service: service.into(),
         metrics: vec![MetricPoint {

@@ -133,6 +133,9 @@ async fn closed_hours_are_merged_automatically() {
     let s = TestServer::start(
         &tmp.path().join("data"),
         &[
+            // Profiles dated 2023.
+            "--max-time-behind",
+            "36500d",
             "--window",
             "1s",
             "--hot-retention",

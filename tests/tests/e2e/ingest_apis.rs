@@ -28,7 +28,7 @@ fn cpu_profile() -> ProfileBuilder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ingest_api_lands_in_sql() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = TestServer::start(&tmp.path().join("data"), &[])
+    let s = TestServer::start(&tmp.path().join("data"), &["--max-time-behind", "36500d"])
         .await
         .unwrap();
 
@@ -292,7 +292,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prev_profile_turns_cumulative_types_into_deltas() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = TestServer::start(&tmp.path().join("data"), &[])
+    let s = TestServer::start(&tmp.path().join("data"), &["--max-time-behind", "36500d"])
         .await
         .unwrap();
     let heap = |allocs: i64, inuse: i64| {

@@ -4,9 +4,13 @@
 mod agent_scrape;
 mod agent_stream;
 mod bad_input;
+mod browser;
+mod connections;
 mod crash;
 mod duckdb;
+mod durability;
 mod go_profiles;
+mod hostile;
 mod hot_cold;
 mod ingest_apis;
 mod perf_sampler;

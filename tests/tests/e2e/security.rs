@@ -73,7 +73,9 @@ fn chunk(seq: u64) -> Chunk {
     Chunk {
         agent_id: "sec/1".into(),
         seq,
-        window_start_ns: 1_800_000_000_000_000_000,
+        window_start_ns: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64),
         window_ns: 10_000_000_000,
         service: "grpc-svc".into(),
         metrics: vec![MetricPoint {

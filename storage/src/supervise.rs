@@ -1,0 +1,48 @@
+//! Background work that must never die silently: a panic in the compactor
+//! is logged and counted and the next tick runs again; a failure nothing
+//! can recover from (the WAL writer thread dying) is raised on a
+//! [`FailureWatch`], which the server waits on to stop loudly.
+
+use std::any::Any;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// The message a panic carried, if it carried text.
+pub(crate) fn panic_text(p: &Box<dyn Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// Raised once when the engine can no longer take writes.
+#[derive(Debug, Clone)]
+pub struct FailureWatch {
+    tx: Arc<watch::Sender<Option<String>>>,
+}
+
+impl Default for FailureWatch {
+    fn default() -> Self {
+        FailureWatch {
+            tx: Arc::new(watch::channel(None).0),
+        }
+    }
+}
+
+impl FailureWatch {
+    /// Marks the engine failed, with why.
+    pub fn fail(&self, why: String) {
+        tracing::error!(reason = %why, "storage engine failed; the server must stop");
+        self.tx.send_replace(Some(why));
+    }
+
+    /// Waits until [`FailureWatch::fail`] is called; returns why.
+    pub async fn failed(&self) -> String {
+        let mut rx = self.tx.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(v) => v.clone().unwrap_or_default(),
+            // The sender lives as long as `self`, so this does not happen.
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
