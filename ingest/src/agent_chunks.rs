@@ -19,6 +19,7 @@ use crate::routes::now_ns;
 use crate::state::AppState;
 use bytes::Bytes;
 use flarego_proto::agent::v1::Ack;
+use flarego_storage::blocking;
 use std::sync::atomic::Ordering;
 
 /// Stores the chunk in `raw` for the caller's tenant unless it was stored
@@ -42,7 +43,7 @@ pub async fn receive(state: &AppState, principal: &Principal, raw: Bytes) -> Res
             ..ack
         })
     };
-    let chunk = match parse_chunk(&raw, &state.limits, &mut charge) {
+    let chunk = match blocking(|| parse_chunk(&raw, &state.limits, &mut charge)) {
         Ok(chunk) => chunk,
         // Not even a chunk: no sequence to ack.
         Err(e) => return refuse(e, Ack::default()),
@@ -54,14 +55,17 @@ pub async fn receive(state: &AppState, principal: &Principal, raw: Bytes) -> Res
         error: String::new(),
     };
     let received_ns = now_ns();
-    let batch = match decode_chunk(
-        &chunk,
-        &principal.tenant,
-        received_ns,
-        ready.engine.stacks(),
-        &state.limits,
-        &mut charge,
-    ) {
+    let decoded = blocking(|| {
+        decode_chunk(
+            &chunk,
+            &principal.tenant,
+            received_ns,
+            ready.engine.stacks(),
+            &state.limits,
+            &mut charge,
+        )
+    });
+    let batch = match decoded {
         Ok(b) => b,
         Err(e) => return refuse(e, ack),
     };

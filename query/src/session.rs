@@ -53,6 +53,31 @@ pub struct QueryEngine {
     config: QueryConfig,
     /// `frames_of(stack_id)` over the engine's stack table.
     frames_of: Arc<ScalarUDF>,
+    /// Where queries execute: threads of their own, so a heavy query never
+    /// delays the server's acks.
+    exec: Arc<QueryThreads>,
+}
+
+/// The query threads (a tokio runtime), shut down without blocking when
+/// the last handle goes.
+struct QueryThreads(Option<tokio::runtime::Runtime>);
+
+impl Drop for QueryThreads {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Aborts a spawned query when its caller stops waiting (a timeout, a
+/// client gone).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The result of one query.
@@ -84,11 +109,20 @@ impl QueryEngine {
         let frames_of = Arc::new(ScalarUDF::from(crate::udf::FramesOf::new(
             engine.stacks().clone(),
         )));
+        // One thread more than a query's partitions: a query stuck in work
+        // that does not yield (a cross join's build, say) leaves one free.
+        let threads = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.target_partitions.max(1) + 1)
+            .thread_name("flarego-query")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Execution(format!("cannot start the query threads: {e}")))?;
         Ok(QueryEngine {
             engine,
             runtime,
             config,
             frames_of,
+            exec: Arc::new(QueryThreads(Some(threads))),
         })
     }
 
@@ -156,9 +190,22 @@ impl QueryEngine {
         })
     }
 
-    /// Runs one read-only SQL statement. DDL, DML (COPY, INSERT),
-    /// statements (SET, transactions) and file access are refused.
+    /// Runs one read-only SQL statement on the query threads. DDL, DML
+    /// (COPY, INSERT), statements (SET, transactions) and file access are
+    /// refused. Dropping the future stops the query.
     pub async fn sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<QueryOutput> {
+        let Some(rt) = self.exec.0.as_ref() else {
+            return self.sql_here(tenant, sql).await;
+        };
+        let (this, sql) = (self.clone(), sql.to_string());
+        let mut task = AbortOnDrop(rt.spawn(async move { this.sql_here(tenant, &sql).await }));
+        match (&mut task.0).await {
+            Ok(r) => r,
+            Err(e) => Err(Error::Execution(format!("query task failed: {e}"))),
+        }
+    }
+
+    async fn sql_here(&self, tenant: Option<TenantId>, sql: &str) -> Result<QueryOutput> {
         let ctx = self.session(tenant);
         let options = SQLOptions::new()
             .with_allow_ddl(false)

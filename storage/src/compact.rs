@@ -45,8 +45,25 @@ pub struct CompactOutput {
     pub new_stacks: Vec<StackId>,
 }
 
-/// Writes the windows' rows as Parquet files.
+/// Writes the windows' rows as Parquet files: encoded off the async
+/// workers ([`crate::blocking`]), then put.
 pub async fn compact(args: CompactArgs<'_>) -> Result<CompactOutput> {
+    let store = args.store;
+    let (encoded, new_stacks) = crate::supervise::blocking(|| encode(&args))?;
+    let mut files = Vec::with_capacity(encoded.len());
+    for (path, bytes, entry) in encoded {
+        put(store, &path, bytes).await?;
+        files.push(entry);
+    }
+    Ok(CompactOutput { files, new_stacks })
+}
+
+/// One encoded file, ready to put.
+type Encoded = (ColdPath, Vec<u8>, FileEntry);
+
+/// Sums, sorts and encodes the windows' rows; returns the files and the
+/// stacks they first persist.
+fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
     let mut files = Vec::new();
     let first_window = args.windows.iter().map(|w| w.start.0).min().unwrap_or(0);
 
@@ -84,16 +101,17 @@ pub async fn compact(args: CompactArgs<'_>) -> Result<CompactOutput> {
             first_window_ns: first_window,
             generation: args.generation,
         };
-        let bytes = write_parquet(args.store, &path, &batch).await?;
-        files.push(FileEntry {
+        let bytes = encode_parquet(&path, &batch)?;
+        let entry = FileEntry {
             path: path.to_string(),
             kind: FileKind::Samples,
             tenant: Some(tenant),
             min_time_ns: min_t,
             max_time_ns: max_t,
             rows: batch.num_rows() as u64,
-            bytes,
-        });
+            bytes: bytes.len() as u64,
+        };
+        files.push((path, bytes, entry));
     }
 
     // Stacks no cold file holds yet.
@@ -104,16 +122,17 @@ pub async fn compact(args: CompactArgs<'_>) -> Result<CompactOutput> {
         let path = ColdPath::Stacks {
             generation: args.generation,
         };
-        let bytes = write_parquet(args.store, &path, &batch).await?;
-        files.push(FileEntry {
+        let bytes = encode_parquet(&path, &batch)?;
+        let entry = FileEntry {
             path: path.to_string(),
             kind: FileKind::Stacks,
             tenant: None,
             min_time_ns: 0,
             max_time_ns: 0,
             rows: batch.num_rows() as u64,
-            bytes,
-        });
+            bytes: bytes.len() as u64,
+        };
+        files.push((path, bytes, entry));
     }
 
     // Metrics: kept point by point, grouped per (tenant, hour).
@@ -140,22 +159,20 @@ pub async fn compact(args: CompactArgs<'_>) -> Result<CompactOutput> {
             first_window_ns: first_window,
             generation: args.generation,
         };
-        let bytes = write_parquet(args.store, &path, &batch).await?;
-        files.push(FileEntry {
+        let bytes = encode_parquet(&path, &batch)?;
+        let entry = FileEntry {
             path: path.to_string(),
             kind: FileKind::Metrics,
             tenant: Some(tenant),
             min_time_ns: min_t,
             max_time_ns: max_t,
             rows: batch.num_rows() as u64,
-            bytes,
-        });
+            bytes: bytes.len() as u64,
+        };
+        files.push((path, bytes, entry));
     }
 
-    Ok(CompactOutput {
-        files,
-        new_stacks: new_stacks.into_iter().map(|(id, _)| id).collect(),
-    })
+    Ok((files, new_stacks.into_iter().map(|(id, _)| id).collect()))
 }
 
 /// Renumbers the series of `rows` densely in key order, so the files'
@@ -233,15 +250,10 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
-/// Encodes `batch` as one Parquet file and puts it at `path` (atomically).
-pub async fn write_parquet(
-    store: &dyn ObjectStore,
-    path: &ColdPath,
-    batch: &RecordBatch,
-) -> Result<u64> {
-    let name = path.to_string();
+/// Encodes `batch` as one Parquet file (CPU: call it off the async workers).
+pub fn encode_parquet(path: &ColdPath, batch: &RecordBatch) -> Result<Vec<u8>> {
     let perr = |source| Error::Parquet {
-        path: name.clone(),
+        path: path.to_string(),
         source,
     };
     let mut buf = Vec::new();
@@ -249,13 +261,29 @@ pub async fn write_parquet(
         ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties())).map_err(perr)?;
     w.write(batch).map_err(perr)?;
     w.close().map_err(perr)?;
-    let len = buf.len() as u64;
+    Ok(buf)
+}
+
+/// Puts encoded bytes at `path` (atomically).
+pub async fn put(store: &dyn ObjectStore, path: &ColdPath, bytes: Vec<u8>) -> Result<()> {
     store
-        .put(&path.to_path(), PutPayload::from(buf))
+        .put(&path.to_path(), PutPayload::from(bytes))
         .await
         .map_err(|source| Error::ObjectStore {
-            path: name.clone(),
+            path: path.to_string(),
             source,
         })?;
+    Ok(())
+}
+
+/// Encodes `batch` as one Parquet file and puts it at `path`; returns its size.
+pub async fn write_parquet(
+    store: &dyn ObjectStore,
+    path: &ColdPath,
+    batch: &RecordBatch,
+) -> Result<u64> {
+    let bytes = crate::supervise::blocking(|| encode_parquet(path, batch))?;
+    let len = bytes.len() as u64;
+    put(store, path, bytes).await?;
     Ok(len)
 }

@@ -344,7 +344,7 @@ impl Engine {
     /// two copies racing each other are stored once.
     pub async fn write_once(&self, payload: Vec<u8>, batch: WriteBatch) -> Result<Option<Lsn>> {
         let (reply, rx) = oneshot::channel();
-        let prepared = self.prepare(&batch);
+        let prepared = crate::supervise::blocking(|| self.prepare(&batch));
         self.inner
             .writer
             .send(WalCommand::Write {
@@ -498,6 +498,10 @@ impl Engine {
     /// the directories above it up to the cold root (the object store's
     /// put renames into place but does not sync). A no-op for stores that are durable on put or in memory.
     pub(crate) fn sync_cold(&self, paths: &[&str]) -> Result<()> {
+        crate::supervise::blocking(|| self.sync_cold_now(paths))
+    }
+
+    fn sync_cold_now(&self, paths: &[&str]) -> Result<()> {
         let ColdStoreConfig::LocalDir(dir) = &self.inner.config.cold else {
             return Ok(());
         };

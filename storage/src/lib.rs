@@ -13,7 +13,8 @@
 //!     ──▶ object_store (tenant=…/date=…/hour=…/…)            paths.rs
 //!     ──▶ Manifest (versioned, atomic put)                    manifest.rs
 //!     ──▶ WAL segments released
-//!     closed hours: small files merged into one sorted file  merge.rs
+//!     closed hours: small files merged into one sorted file  merge.rs, kway.rs
+//!     (streamed: one batch per input), stacks files likewise
 //! Engine::snapshot() ──▶ TierSnapshot (hot windows + manifest, one lock)
 //! ```
 //!
@@ -36,6 +37,7 @@ pub mod error;
 pub mod hot;
 pub mod ids;
 pub mod intern;
+mod kway;
 pub mod manifest;
 mod merge;
 pub mod model;
@@ -57,5 +59,5 @@ pub use manifest::{FileEntry, FileKind, Manifest};
 pub use model::{Frames, MetricKey, MetricPoint, SeriesKey, SeriesSamples, WriteBatch};
 pub use published::PublishedManifest;
 pub use sequences::{SequenceMark, Sequenced};
-pub use supervise::FailureWatch;
+pub use supervise::{FailureWatch, blocking};
 pub use wal::ReplayReport;

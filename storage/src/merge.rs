@@ -1,37 +1,80 @@
-//! Merging small files: once an hour is over, the samples (and metrics)
-//! files a tenant got for it, one per compaction, are rewritten as one
-//! file sorted as a fresh compaction would sort it. The manifest swaps the
-//! old files for the new one in a single version, so a reader sees either
-//! the old files or the new one, never both. The old files are deleted
-//! once no query still reads the version that lists them (at once when
-//! none does); see [`PublishedManifest`].
+//! Merging small files, without holding their rows in memory.
+//!
+//! Once an hour is over, the samples (and metrics) files a tenant got for
+//! it, one per compaction, are merged into one file sorted as a fresh
+//! compaction sorts (series, then stack, then time); and once there are
+//! more than [`STACKS_FILES_MAX`] stacks files, they are merged into one
+//! (each stack once, by id). Both are a streaming k-way merge
+//! ([`crate::kway`]) of the already-sorted inputs: a merge holds one batch
+//! per input and the compressed output, never the decoded hour.
+//!
+//! The manifest swaps the old files for the new one in a single version,
+//! so a reader sees either the old files or the new one, never both. The
+//! old files are deleted once no query still reads the version that lists
+//! them (at once when none does); see [`PublishedManifest`].
 
-use crate::compact::write_parquet;
+use crate::compact::{put, writer_properties};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::kway::{SortedInput, merge_sorted};
 use crate::manifest::{FileEntry, FileKind, Manifest};
 use crate::paths::{ColdPath, hour_start};
 use crate::published::PublishedManifest;
 use crate::schema;
-use arrow::array::RecordBatch;
-use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use arrow::datatypes::SchemaRef;
 use object_store::{ObjectStoreExt, path::Path};
+use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::properties::WriterProperties;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 const HOUR_NS: i64 = 3_600_000_000_000;
+/// Stacks files are merged into one when there are more than this.
+pub const STACKS_FILES_MAX: usize = 16;
+/// Rows per batch read and written while merging (and per row group: 128 Ki).
+const MERGE_BATCH_ROWS: usize = 8192;
+const MERGE_ROW_GROUP_ROWS: usize = 128 * 1024;
 
-/// Merges the files of closed hours (every hour when `force`). Returns
-/// how many groups were merged.
+/// The order rows of each kind of file are kept in.
+fn sort_keys(kind: FileKind) -> &'static [&'static str] {
+    match kind {
+        FileKind::Metrics => &["service", "instance", "name", "labels", "time"],
+        FileKind::Samples => &[
+            "service",
+            "instance",
+            "profile_type",
+            "unit",
+            "state",
+            "labels",
+            "stack_id",
+            "time",
+        ],
+        FileKind::Stacks => &["stack_id"],
+    }
+}
+
+fn schema_of(kind: FileKind) -> SchemaRef {
+    match kind {
+        FileKind::Metrics => schema::metrics_schema(),
+        FileKind::Samples => schema::samples_schema(),
+        FileKind::Stacks => schema::stacks_schema(),
+    }
+}
+
+/// Merges the files of closed hours (every hour when `force`), and the
+/// stacks files when there are too many. Returns how many groups were
+/// merged.
 pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
     let cfg = engine.config();
     let now = crate::engine::now_ns();
     let settle = engine.window_ns() + cfg.hot_retention.as_nanos().min(i64::MAX as u128) as i64;
     let manifest = engine.read_state().manifest.clone();
     let mut groups: BTreeMap<(FileKind, String, i64), Vec<FileEntry>> = BTreeMap::new();
+    let mut stacks = Vec::new();
     for f in &manifest.files {
         if f.kind == FileKind::Stacks {
+            stacks.push(f.clone());
             continue;
         }
         let hour = hour_start(f.min_time_ns);
@@ -71,62 +114,31 @@ pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
     };
     let mut merged = 0;
     for ((kind, tenant, hour), files) in settled {
-        merge_group(engine, kind, &tenant, hour, &files).await?;
+        merge_group(engine, kind, Some((&tenant, hour)), &files).await?;
+        merged += 1;
+    }
+    if stacks.len() > STACKS_FILES_MAX || (force && stacks.len() > 1) {
+        merge_group(engine, FileKind::Stacks, None, &stacks).await?;
         merged += 1;
     }
     Ok(merged)
 }
 
+/// Merges `files` (of one tenant and hour, or stacks files when `at` is
+/// `None`) into one and publishes it in their place.
 async fn merge_group(
     engine: &Engine,
     kind: FileKind,
-    tenant: &str,
-    hour: i64,
+    at: Option<(&str, i64)>,
     files: &[FileEntry],
 ) -> Result<()> {
     let store = engine.store();
-    let mut batches = Vec::new();
+    let mut raw = Vec::with_capacity(files.len());
     for f in files {
-        batches.extend(read_file(store.as_ref(), &f.path).await?);
+        raw.push((f.path.clone(), fetch(store.as_ref(), &f.path).await?));
     }
-    let schema = match kind {
-        FileKind::Metrics => schema::metrics_schema(),
-        _ => schema::samples_schema(),
-    };
-    let all = concat_batches(&schema, &batches)?;
-    let keys: &[&str] = match kind {
-        FileKind::Metrics => &["service", "instance", "name", "time"],
-        _ => &[
-            "service",
-            "instance",
-            "profile_type",
-            "unit",
-            "state",
-            "stack_id",
-            "time",
-        ],
-    };
-    let sort: Vec<SortColumn> = keys
-        .iter()
-        .filter_map(|k| all.column_by_name(k))
-        .map(|c| {
-            // Sort dictionary columns by their strings.
-            let values = match c.data_type() {
-                arrow::datatypes::DataType::Dictionary(_, v) => arrow::compute::cast(c, v),
-                _ => Ok(c.clone()),
-            };
-            values.map(|values| SortColumn {
-                values,
-                options: None,
-            })
-        })
-        .collect::<std::result::Result<_, _>>()?;
-    let sorted = if all.num_rows() > 0 {
-        let idx = lexsort_to_indices(&sort, None)?;
-        take_record_batch(&all, &idx)?
-    } else {
-        all
-    };
+    let (bytes, rows) = crate::supervise::blocking(|| merge_bytes(kind, raw))?;
+    let size = bytes.len() as u64;
 
     // Publish: one manifest version drops the old files and adds the new.
     let _guard = engine.inner.compaction.lock().await;
@@ -135,14 +147,17 @@ async fn merge_group(
         return Ok(()); // changed meanwhile; try again next time
     }
     let generation = manifest.generation + 1;
-    let path = ColdPath::Partitioned {
-        tenant: tenant.to_string(),
-        hour_start_ns: hour,
-        kind,
-        first_window_ns: files.iter().map(|f| f.min_time_ns).min().unwrap_or(hour),
-        generation,
+    let path = match at {
+        Some((tenant, hour)) => ColdPath::Partitioned {
+            tenant: tenant.to_string(),
+            hour_start_ns: hour,
+            kind,
+            first_window_ns: files.iter().map(|f| f.min_time_ns).min().unwrap_or(hour),
+            generation,
+        },
+        None => ColdPath::Stacks { generation },
     };
-    let bytes = write_parquet(store.as_ref(), &path, &sorted).await?;
+    put(store.as_ref(), &path, bytes).await?;
     let mut next = Manifest::clone(&manifest);
     drop(manifest);
     next.generation = generation;
@@ -150,11 +165,11 @@ async fn merge_group(
     next.files.push(FileEntry {
         path: path.to_string(),
         kind,
-        tenant: Some(tenant.to_string()),
+        tenant: at.map(|(t, _)| t.to_string()),
         min_time_ns: files.iter().map(|f| f.min_time_ns).min().unwrap_or(0),
         max_time_ns: files.iter().map(|f| f.max_time_ns).max().unwrap_or(0),
-        rows: sorted.num_rows() as u64,
-        bytes,
+        rows,
+        bytes: size,
     });
     engine.sync_cold(&[path.to_string().as_str()])?;
     next.store(store.as_ref()).await?;
@@ -172,35 +187,185 @@ async fn merge_group(
         Err(shared) => shared.retire(replaced),
     }
     tracing::info!(
-        tenant,
-        hour,
+        tenant = at.map(|(t, _)| t),
+        hour = at.map(|(_, h)| h),
+        ?kind,
         files = files.len(),
-        rows = sorted.num_rows(),
-        bytes,
+        rows,
+        bytes = size,
         "merged small files"
     );
     Ok(())
 }
 
-async fn read_file(store: &dyn object_store::ObjectStore, path: &str) -> Result<Vec<RecordBatch>> {
+/// The merged file's bytes and row count: the inputs read a batch at a
+/// time and merged in order into a Parquet writer.
+fn merge_bytes(kind: FileKind, raw: Vec<(String, bytes::Bytes)>) -> Result<(Vec<u8>, u64)> {
+    let schema = schema_of(kind);
+    let mut inputs: Vec<SortedInput> = Vec::with_capacity(raw.len());
+    for (name, bytes) in raw {
+        let perr = |source| Error::Parquet {
+            path: name.clone(),
+            source,
+        };
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .map_err(perr)?
+            .with_batch_size(MERGE_BATCH_ROWS)
+            .build()
+            .map_err(perr)?;
+        inputs.push(Box::new(reader.map(|b| b.map_err(Error::from))));
+    }
+    let perr = |source| Error::Parquet {
+        path: format!("merge of {kind:?} files"),
+        source,
+    };
+    let props: WriterProperties = writer_properties()
+        .into_builder()
+        .set_max_row_group_row_count(Some(MERGE_ROW_GROUP_ROWS))
+        .build();
+    let mut buf = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buf, schema.clone(), Some(props)).map_err(perr)?;
+    let dedupe = kind == FileKind::Stacks;
+    let rows = merge_sorted(
+        schema,
+        inputs,
+        sort_keys(kind),
+        dedupe,
+        MERGE_BATCH_ROWS,
+        |b| writer.write(&b).map_err(perr),
+    )?;
+    writer.close().map_err(perr)?;
+    Ok((buf, rows))
+}
+
+async fn fetch(store: &dyn object_store::ObjectStore, path: &str) -> Result<bytes::Bytes> {
     let oerr = |source| Error::ObjectStore {
         path: path.to_string(),
         source,
     };
-    let perr = |source| Error::Parquet {
-        path: path.to_string(),
-        source,
-    };
-    let bytes = store
+    store
         .get(&Path::from(path))
         .await
         .map_err(oerr)?
         .bytes()
         .await
-        .map_err(oerr)?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(perr)?
-        .build()
-        .map_err(perr)?;
-    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+        .map_err(oerr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ColdStoreConfig, StorageConfig};
+    use crate::ids::{StackId, TenantId};
+    use crate::model::{Frames, SeriesKey, SeriesSamples, WriteBatch};
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Int64Type, UInt64Type};
+    use arrow::row::{RowConverter, SortField};
+
+    fn key(service: &str, labels: &[(&str, &str)]) -> SeriesKey {
+        SeriesKey {
+            tenant: TenantId::default_tenant(),
+            service: service.into(),
+            instance: String::new(),
+            profile_type: "cpu".into(),
+            unit: "nanoseconds".into(),
+            state: None,
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn merged_hours_and_stacks_keep_every_row_in_the_compaction_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StorageConfig {
+            data_dir: dir.path().to_path_buf(),
+            cold: ColdStoreConfig::InMemory,
+            ..Default::default()
+        };
+        let engine = Engine::open(config, Arc::new(|_, _| Err("no replay".into())))
+            .await
+            .unwrap();
+        let hour = 1_700_000_000_000_000_000i64 / HOUR_NS * HOUR_NS;
+        let mut expected = 0i64;
+        // 20 compactions, each a window with several series and stacks.
+        for w in 0..20i64 {
+            let mut batch = WriteBatch::default();
+            for s in 0..3 {
+                let frames: Frames = vec![
+                    Arc::<str>::from("main"),
+                    Arc::from(format!("f{}", (w + s) % 7)),
+                ]
+                .into();
+                let id = StackId::of_frames(&frames);
+                batch.stacks.push((id, frames));
+                for svc in ["b", "a"] {
+                    for labels in [&[("env", "z")][..], &[("env", "a"), ("pod", "1")], &[]] {
+                        batch.series.push(SeriesSamples {
+                            time_ns: hour + w * 10_000_000_000,
+                            key: key(svc, labels),
+                            samples: vec![(id, w + 1)],
+                        });
+                        expected += w + 1;
+                    }
+                }
+            }
+            batch.stacks.dedup_by_key(|(id, _)| *id);
+            engine.write(vec![], batch).await.unwrap();
+            engine.flush().await.unwrap();
+        }
+        let before = engine.read_state().manifest.files.len();
+        assert!(before > 20, "{before} files");
+        let merged = engine.merge_small_files(true).await.unwrap();
+        assert_eq!(merged, 2, "the hour and the stacks files");
+        let manifest = engine.read_state().manifest.clone();
+        let kinds: Vec<FileKind> = manifest.files.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        for f in manifest.files.iter() {
+            let bytes = fetch(engine.store().as_ref(), &f.path).await.unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .unwrap()
+                .build()
+                .unwrap();
+            let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+            let schema = schema_of(f.kind);
+            let all = arrow::compute::concat_batches(&schema, &batches).unwrap();
+            // Sorted by the kind's keys, strictly so for stacks (deduplicated).
+            let idx: Vec<usize> = sort_keys(f.kind)
+                .iter()
+                .map(|k| schema.index_of(k).unwrap())
+                .collect();
+            let conv = RowConverter::new(
+                idx.iter()
+                    .map(|i| SortField::new(schema.field(*i).data_type().clone()))
+                    .collect(),
+            )
+            .unwrap();
+            let cols: Vec<_> = idx.iter().map(|i| all.column(*i).clone()).collect();
+            let rows = conv.convert_columns(&cols).unwrap();
+            for i in 1..rows.num_rows() {
+                if f.kind == FileKind::Stacks {
+                    assert!(rows.row(i - 1) < rows.row(i), "stacks row {i}");
+                } else {
+                    assert!(rows.row(i - 1) <= rows.row(i), "samples row {i}");
+                }
+            }
+            match f.kind {
+                FileKind::Samples => {
+                    let v = all
+                        .column_by_name("value")
+                        .unwrap()
+                        .as_primitive::<Int64Type>();
+                    assert_eq!(v.values().iter().sum::<i64>(), expected);
+                }
+                FileKind::Stacks => {
+                    let ids = all.column(0).as_primitive::<UInt64Type>();
+                    assert_eq!(ids.len(), 7, "seven distinct stacks");
+                }
+                FileKind::Metrics => {}
+            }
+        }
+    }
 }

@@ -46,3 +46,14 @@ impl FailureWatch {
         }
     }
 }
+
+/// Runs CPU-heavy or blocking work (decoding, Parquet encoding, fsync)
+/// without stalling the async workers that answer acks: on a
+/// multi-threaded runtime the current worker hands its other tasks to a
+/// fresh one for the duration; elsewhere it just runs.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}

@@ -18,7 +18,7 @@ use crate::record::IngestRecord;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::http::HeaderMap;
-use flarego_storage::Lsn;
+use flarego_storage::{Lsn, blocking};
 use std::sync::atomic::Ordering;
 
 /// Reads the body, refusing more than `max_body_bytes`, charges its size
@@ -52,12 +52,8 @@ pub async fn read_body(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     if gzipped {
-        return Ok(Bytes::from(gunzip(
-            &bytes,
-            "request body",
-            &state.limits,
-            charge,
-        )?));
+        let inflated = blocking(|| gunzip(&bytes, "request body", &state.limits, charge))?;
+        return Ok(Bytes::from(inflated));
     }
     Ok(bytes)
 }
@@ -73,7 +69,8 @@ pub async fn commit(
     let ready = state.ready()?;
     let c = &state.counters;
     c.ingest_requests.fetch_add(1, Ordering::Relaxed);
-    let batch = match record.decode(ready.engine.stacks(), &state.limits, charge) {
+    let decoded = blocking(|| record.decode(ready.engine.stacks(), &state.limits, charge));
+    let batch = match decoded {
         Ok(b) => b,
         Err(e) => {
             c.ingest_rejected.fetch_add(1, Ordering::Relaxed);
