@@ -104,25 +104,28 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
             }
         }
         if st.persisting.is_empty() {
+            drop(st);
+            crate::series_gc::collect(engine);
             return Ok(CompactionReport::default());
         }
         (st.persisting.clone(), st.manifest.clone())
     };
     // Every record this compaction lets the WAL drop was applied by now, so
     // its number is in these marks, saved with the manifest below.
-    let (sequences, applied_at_seal) = {
+    let (sequences, applied_at_seal, series, metric_series) = {
         let mut st = engine.write_state();
         let horizon = cfg.sequence_horizon.as_nanos().min(i64::MAX as u128) as i64;
+        // Keys under the lock: they match the sealed windows' numbering.
         (
             st.sequences.to_saved(now.saturating_sub(horizon)),
             st.applied,
+            engine.inner.series.snapshot(),
+            engine.inner.metric_series.snapshot(),
         )
     };
 
     let windows: Vec<HotWindow> = sealed.iter().map(|(w, _)| w.clone()).collect();
     let generation = manifest.generation + 1;
-    let series = engine.inner.series.snapshot();
-    let metric_series = engine.inner.metric_series.snapshot();
     let out = compact::compact(CompactArgs {
         store: engine.store().as_ref(),
         windows: &windows,
@@ -187,6 +190,7 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
         through.min(applied_at_seal)
     };
     engine.release_wal(release).await;
+    crate::series_gc::collect(engine);
     engine.stats().compactions.fetch_add(1, Ordering::Relaxed);
     tracing::info!(
         windows = report.windows,

@@ -9,16 +9,17 @@
 use crate::compactor;
 use crate::config::{ColdStoreConfig, StorageConfig};
 use crate::error::{Error, Result};
-use crate::hot::{HotWindow, MetricChunk, SampleChunk};
+use crate::hot::HotWindow;
 use crate::ids::{Lsn, WindowStart};
-use crate::intern::{SeriesTable, StackTable};
+use crate::intern::StackTable;
 use crate::manifest::Manifest;
 use crate::model::{MetricKey, SeriesKey, WriteBatch};
+use crate::prepare::PreparedWrite;
 use crate::published::PublishedManifest;
 use crate::sequences::{SequenceMarks, Sequenced};
+use crate::series::SeriesTable;
 use crate::wal::Wal;
 use crate::writer::{self, WalCommand};
-use arrow::buffer::ScalarBuffer;
 use object_store::ObjectStore;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,18 +110,6 @@ impl std::fmt::Debug for Engine {
             .field("data_dir", &self.inner.config.data_dir)
             .finish_non_exhaustive()
     }
-}
-
-/// `(series, stack, value)` columns being built for one window.
-type SampleColumns = (Vec<u32>, Vec<u64>, Vec<i64>);
-/// `(series, time, value)` columns being built for one window.
-type MetricColumns = (Vec<u32>, Vec<i64>, Vec<f64>);
-
-/// Rows of one batch, grouped per window, ready to push.
-pub struct PreparedWrite {
-    pub(crate) sequence: Option<Sequenced>,
-    samples: Vec<(WindowStart, SampleChunk)>,
-    metrics: Vec<(WindowStart, MetricChunk)>,
 }
 
 impl Engine {
@@ -357,86 +346,12 @@ impl Engine {
         rx.await.map_err(|_| Error::ShuttingDown)?
     }
 
-    /// Interns series and builds one chunk per window, outside any lock.
-    pub(crate) fn prepare(&self, batch: &WriteBatch) -> PreparedWrite {
-        let moves = self
-            .inner
-            .stacks
-            .insert_all(batch.stacks.iter().map(|(id, f)| (*id, f.as_ref())), false);
-        // Stacks that collided with other frames got other ids: renumber.
-        let moved: HashMap<u64, u64> = moves.into_iter().map(|(a, b)| (a.0, b.0)).collect();
-        let w = self.window_ns();
-        let mut samples: HashMap<WindowStart, SampleColumns> = HashMap::new();
-        for s in &batch.series {
-            if s.samples.is_empty() {
-                continue;
-            }
-            let idx = self.inner.series.intern(&s.key);
-            let e = samples
-                .entry(WindowStart::containing(s.time_ns, w))
-                .or_default();
-            for (stack, v) in &s.samples {
-                e.0.push(idx);
-                e.1.push(if moved.is_empty() {
-                    stack.0
-                } else {
-                    moved.get(&stack.0).copied().unwrap_or(stack.0)
-                });
-                e.2.push(*v);
-            }
-        }
-        let mut metrics: HashMap<WindowStart, MetricColumns> = HashMap::new();
-        for m in &batch.metrics {
-            let idx = self.inner.metric_series.intern(&m.key);
-            let e = metrics
-                .entry(WindowStart::containing(m.time_ns, w))
-                .or_default();
-            e.0.push(idx);
-            e.1.push(m.time_ns);
-            e.2.push(m.value);
-        }
-        PreparedWrite {
-            sequence: batch.sequence.clone(),
-            samples: samples
-                .into_iter()
-                .map(|(w, (mut a, mut b, mut c))| {
-                    // Exact-sized buffers: the hot tier pays 20 bytes a row.
-                    a.shrink_to_fit();
-                    b.shrink_to_fit();
-                    c.shrink_to_fit();
-                    (
-                        w,
-                        SampleChunk {
-                            series: ScalarBuffer::from(a),
-                            stacks: ScalarBuffer::from(b),
-                            values: ScalarBuffer::from(c),
-                        },
-                    )
-                })
-                .collect(),
-            metrics: metrics
-                .into_iter()
-                .map(|(w, (mut a, mut b, mut c))| {
-                    a.shrink_to_fit();
-                    b.shrink_to_fit();
-                    c.shrink_to_fit();
-                    (
-                        w,
-                        MetricChunk {
-                            series: ScalarBuffer::from(a),
-                            times: ScalarBuffer::from(b),
-                            values: ScalarBuffer::from(c),
-                        },
-                    )
-                })
-                .collect(),
-        }
-    }
-
     /// Pushes prepared rows into the hot windows. On replay, rows of windows
     /// the manifest says already hold this record are skipped.
-    pub(crate) fn apply(&self, lsn: Lsn, p: PreparedWrite, replay: Option<&Manifest>) {
+    pub(crate) fn apply(&self, lsn: Lsn, mut p: PreparedWrite, replay: Option<&Manifest>) {
         let mut st = self.write_state();
+        // Series renumbered since the write was prepared: follow.
+        p.renumber_if_stale(&self.inner.series, &self.inner.metric_series);
         for (w, chunk) in p.samples {
             if replay.is_some_and(|m| m.is_persisted(w, lsn)) {
                 continue;
@@ -468,15 +383,14 @@ impl Engine {
 
     /// A consistent view of hot and cold data for one query.
     pub fn snapshot(&self) -> TierSnapshot {
-        let (hot, manifest) = {
-            let st = self.read_state();
-            let mut hot: Vec<HotWindow> = st.hot.values().cloned().collect();
-            hot.extend(st.persisting.iter().map(|(w, _)| w.clone()));
-            (hot, st.manifest.clone())
-        };
+        // Keys are copied under the same lock as the windows: the series
+        // are renumbered only under its write side.
+        let st = self.read_state();
+        let mut hot: Vec<HotWindow> = st.hot.values().cloned().collect();
+        hot.extend(st.persisting.iter().map(|(w, _)| w.clone()));
         TierSnapshot {
             hot,
-            manifest,
+            manifest: st.manifest.clone(),
             series: self.inner.series.snapshot(),
             metric_series: self.inner.metric_series.snapshot(),
             window_ns: self.window_ns(),

@@ -1,11 +1,9 @@
-//! Interning tables shared by the hot tier and the query layer:
-//! [`StackTable`] (stack id → frames, and which stacks are already in the
-//! cold tier) and [`SeriesTable`] (series key → dense index).
+//! [`StackTable`], shared by the hot tier and the query layer: stack id →
+//! frames, and which stacks are already in the cold tier.
 
 use crate::ids::{KeyedHash, StackId};
 use crate::model::Frames;
 use std::collections::{HashMap, HashSet};
-use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 
 #[derive(Debug)]
@@ -148,57 +146,6 @@ impl StackTable {
         ids.iter()
             .map(|id| inner.stacks.get(&StackId(*id)).map(|e| e.frames.clone()))
             .collect()
-    }
-}
-
-/// Dense indexes for series keys: the hot tier stores a `u32` per row
-/// instead of the whole key.
-#[derive(Debug)]
-pub struct SeriesTable<K> {
-    inner: RwLock<SeriesTableInner<K>>,
-}
-
-#[derive(Debug)]
-struct SeriesTableInner<K> {
-    keys: Vec<Arc<K>>,
-    index: HashMap<Arc<K>, u32>,
-}
-
-impl<K> Default for SeriesTable<K> {
-    fn default() -> Self {
-        SeriesTable {
-            inner: RwLock::new(SeriesTableInner {
-                keys: Vec::new(),
-                index: HashMap::new(),
-            }),
-        }
-    }
-}
-
-impl<K: Eq + Hash> SeriesTable<K> {
-    /// The index of `key`, adding it when new.
-    pub fn intern(&self, key: &K) -> u32
-    where
-        K: Clone,
-    {
-        if let Some(i) = read(&self.inner).index.get(key) {
-            return *i;
-        }
-        let mut inner = write(&self.inner);
-        if let Some(i) = inner.index.get(key) {
-            return *i;
-        }
-        let i = inner.keys.len() as u32;
-        let k = Arc::new(key.clone());
-        inner.keys.push(k.clone());
-        inner.index.insert(k, i);
-        i
-    }
-
-    /// Every key so far, by index. Indexes never change, so a snapshot taken
-    /// after a row was written resolves that row.
-    pub fn snapshot(&self) -> Vec<Arc<K>> {
-        read(&self.inner).keys.clone()
     }
 }
 

@@ -6,9 +6,9 @@
 //! lets the compactor say "every record up to LSN n is in this window".
 
 use crate::engine::Engine;
-use crate::engine::PreparedWrite;
 use crate::error::{Error, Result};
 use crate::ids::Lsn;
+use crate::prepare::PreparedWrite;
 use crate::wal::Wal;
 use std::sync::atomic::Ordering;
 use tokio::sync::{mpsc, oneshot};
