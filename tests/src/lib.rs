@@ -10,10 +10,13 @@
 //! - [`goservice::GoService`] runs the Go service with known goroutines.
 //! - [`gotool`] builds the Go workload under `tests/go/` and reads
 //!   `go tool pprof -raw` output.
+//! - [`fuzz`] mutates real inputs of every network decoder and checks
+//!   each for panics, allocation past its budget and hangs.
 //! - [`slt`] runs `.slt` files against an in-process query engine holding
 //!   both hot and cold data.
 
 pub mod auth;
+pub mod fuzz;
 pub mod goservice;
 pub mod gotool;
 pub mod pprof;

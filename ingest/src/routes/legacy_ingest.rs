@@ -172,7 +172,7 @@ fn looks_binary(b: &[u8]) -> bool {
 }
 
 /// `(profile, prev_profile, sample type renames)` from a multipart body.
-async fn parse_multipart(
+pub async fn parse_multipart(
     content_type: &str,
     body: Bytes,
 ) -> Result<(Vec<u8>, Vec<u8>, HashMap<String, String>), ApiError> {

@@ -9,6 +9,7 @@ mod connections;
 mod crash;
 mod duckdb;
 mod durability;
+mod fuzz;
 mod go_profiles;
 mod hostile;
 mod hot_cold;
