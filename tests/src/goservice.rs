@@ -47,8 +47,18 @@ impl Drop for GoService {
 /// Starts a Go program that prints `serving on ADDR` once listening;
 /// returns it and `http://ADDR`.
 pub fn spawn_serving(bin: &Path, args: &[&str]) -> anyhow::Result<(Child, String)> {
+    spawn_serving_with(bin, args, &[])
+}
+
+/// [`spawn_serving`] with extra environment variables.
+pub fn spawn_serving_with(
+    bin: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> anyhow::Result<(Child, String)> {
     let mut child = Command::new(bin)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;

@@ -4,6 +4,7 @@
 
 use super::sampler::{KERNEL_FRAME, PerfWindow};
 use super::symbols::Symbolizer;
+use super::unwind::INCOMPLETE_FRAME;
 use flarego_proto::pprof::{Function, Line, Location, Profile, Sample, ValueType};
 use std::collections::HashMap;
 
@@ -74,6 +75,8 @@ pub fn to_pprof(w: &PerfWindow, symbols: &mut Symbolizer, start_ns: i64) -> Prof
                 None => {
                     let name = if addr == KERNEL_FRAME {
                         "[kernel]".into()
+                    } else if addr == INCOMPLETE_FRAME {
+                        "[unwind incomplete]".into()
                     } else {
                         symbols.name(addr, !leaf)
                     };
@@ -81,7 +84,7 @@ pub fn to_pprof(w: &PerfWindow, symbols: &mut Symbolizer, start_ns: i64) -> Prof
                     let id = b.profile.location.len() as u64 + 1;
                     b.profile.location.push(Location {
                         id,
-                        address: if addr == KERNEL_FRAME { 0 } else { addr },
+                        address: if addr >= INCOMPLETE_FRAME { 0 } else { addr },
                         line: vec![Line {
                             function_id,
                             line: 0,

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 /// One executable mapping of the process.
 #[derive(Debug, Clone)]
-struct Mapping {
-    start: u64,
-    end: u64,
-    offset: u64,
-    path: Option<String>,
+pub(crate) struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    pub offset: u64,
+    pub path: Option<String>,
 }
 
 /// Function symbols of one file, sorted by address.
@@ -162,7 +162,7 @@ impl Symbolizer {
     }
 }
 
-fn parse_maps(text: &str) -> Vec<Mapping> {
+pub(crate) fn parse_maps(text: &str) -> Vec<Mapping> {
     text.lines()
         .filter_map(|line| {
             let mut f = line.split_whitespace();

@@ -13,6 +13,16 @@ pub const SAMPLE_TID: u64 = 1 << 1;
 pub const SAMPLE_TIME: u64 = 1 << 2;
 pub const SAMPLE_READ: u64 = 1 << 4;
 pub const SAMPLE_CALLCHAIN: u64 = 1 << 5;
+pub const SAMPLE_REGS_USER: u64 = 1 << 12;
+pub const SAMPLE_STACK_USER: u64 = 1 << 13;
+
+/// x86-64 user registers sampled (`perf_regs.h`): BP, SP, IP, in that
+/// order in the record.
+pub const REGS_MASK: u64 = (1 << 6) | (1 << 7) | (1 << 8);
+/// Bytes of user stack copied from the stack pointer with each sample:
+/// enough to find the return address of a leaf whose frame is not (or
+/// no longer) linked into the frame-pointer chain.
+pub const STACK_DUMP_BYTES: u32 = 512;
 
 const FLAG_DISABLED: u64 = 1 << 0;
 const FLAG_EXCLUDE_HV: u64 = 1 << 6;
@@ -57,8 +67,15 @@ pub struct EventAttr {
 const _: () = assert!(std::mem::size_of::<EventAttr>() == ATTR_SIZE_VER5 as usize);
 
 /// What every sample carries, in record order: ip, pid/tid, time, the
-/// cpu-clock value (on-CPU ns of the thread so far), the user call chain.
-pub const SAMPLE_TYPE: u64 = SAMPLE_IP | SAMPLE_TID | SAMPLE_TIME | SAMPLE_READ | SAMPLE_CALLCHAIN;
+/// cpu-clock value (on-CPU ns of the thread so far), the user call chain,
+/// the user BP/SP/IP and the top of the user stack.
+pub const SAMPLE_TYPE: u64 = SAMPLE_IP
+    | SAMPLE_TID
+    | SAMPLE_TIME
+    | SAMPLE_READ
+    | SAMPLE_CALLCHAIN
+    | SAMPLE_REGS_USER
+    | SAMPLE_STACK_USER;
 
 /// The cpu-clock event of one thread, sampling every `period_ns` of its
 /// CPU time, with `pages` data pages of ring buffer (a power of two).
@@ -83,6 +100,8 @@ impl ThreadEvent {
             sample_type: SAMPLE_TYPE,
             flags: FLAG_DISABLED | FLAG_EXCLUDE_HV | FLAG_EXCLUDE_CALLCHAIN_KERNEL,
             sample_max_stack: 127,
+            sample_regs_user: REGS_MASK,
+            sample_stack_user: STACK_DUMP_BYTES,
             ..Default::default()
         };
         // SAFETY: `attr` is a valid, fully initialised perf_event_attr of
@@ -203,6 +222,14 @@ impl Drop for ThreadEvent {
     }
 }
 
+/// User registers at the sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserRegs {
+    pub bp: u64,
+    pub sp: u64,
+    pub ip: u64,
+}
+
 /// A sample's fields, parsed from a `PERF_RECORD_SAMPLE` body laid out
 /// per [`SAMPLE_TYPE`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,6 +241,10 @@ pub struct Sample {
     pub cpu_ns: u64,
     /// User call chain, leaf first, markers removed.
     pub chain: Vec<u64>,
+    /// User BP, SP and IP, when the kernel had them.
+    pub regs: Option<UserRegs>,
+    /// The user stack from SP up (the bytes the kernel could copy).
+    pub stack: Vec<u8>,
 }
 
 pub fn parse_sample(body: &[u8]) -> Option<Sample> {
@@ -226,20 +257,46 @@ pub fn parse_sample(body: &[u8]) -> Option<Sample> {
     let tid = u32::from_ne_bytes(pid_tid[4..8].try_into().ok()?);
     let time_ns = u64_at(2)?;
     let cpu_ns = u64_at(3)?;
-    let nr = u64_at(4)? as usize;
-    if body.len() < (5 + nr) * 8 {
+    let nr = usize::try_from(u64_at(4)?).ok()?;
+    if nr > 1024 || body.len() < (5 + nr) * 8 {
         return None;
     }
     let chain = (0..nr)
         .filter_map(|i| u64_at(5 + i))
         .filter(|a| *a < CONTEXT_MAX)
         .collect();
+    // Then: regs ABI (0 = none) and the registers; the stack dump's size,
+    // bytes and dynamic size. Absent in records of older layouts.
+    let mut at = 5 + nr;
+    let mut regs = None;
+    let mut stack = Vec::new();
+    if let Some(abi) = u64_at(at) {
+        at += 1;
+        if abi != 0 {
+            let (bp, sp, rip) = (u64_at(at)?, u64_at(at + 1)?, u64_at(at + 2)?);
+            at += 3;
+            regs = Some(UserRegs { bp, sp, ip: rip });
+        }
+        if let Some(size) = u64_at(at).and_then(|s| usize::try_from(s).ok()) {
+            let start = (at + 1) * 8;
+            let data = body.get(start..start.checked_add(size)?)?;
+            let dyn_size = body
+                .get(start + size..start + size + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_ne_bytes)
+                .unwrap_or(0);
+            let keep = usize::try_from(dyn_size).unwrap_or(0).min(size);
+            stack = data[..keep].to_vec();
+        }
+    }
     Some(Sample {
         ip,
         tid,
         time_ns,
         cpu_ns,
         chain,
+        regs,
+        stack,
     })
 }
 
@@ -266,6 +323,24 @@ mod tests {
         assert_eq!(s.tid, 9);
         assert_eq!(s.cpu_ns, 2_000_000);
         assert_eq!(s.chain, vec![0x401000, 0x402000]);
+        assert_eq!((s.regs, s.stack.len()), (None, 0));
         assert!(parse_sample(&body[..40]).is_none());
+        // Registers (ABI 64-bit) and 16 bytes of stack, 8 of them valid.
+        for v in [2u64, 0x7000, 0x6ff0, 0x401000, 16] {
+            body.extend_from_slice(&v.to_ne_bytes());
+        }
+        body.extend_from_slice(&0x405000u64.to_ne_bytes());
+        body.extend_from_slice(&[0xaa; 8]);
+        body.extend_from_slice(&8u64.to_ne_bytes());
+        let s = parse_sample(&body).unwrap();
+        assert_eq!(
+            s.regs,
+            Some(UserRegs {
+                bp: 0x7000,
+                sp: 0x6ff0,
+                ip: 0x401000
+            })
+        );
+        assert_eq!(s.stack, 0x405000u64.to_ne_bytes());
     }
 }

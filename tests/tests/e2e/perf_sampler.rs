@@ -68,3 +68,144 @@ fn achieved_rate_is_within_5_percent_and_main_spin_is_on_top() {
         );
     }
 }
+
+/// Per function: the share of samples whose stack holds it (counted once
+/// per stack, as `go tool pprof -top`'s cumulative column), in percent.
+fn cumulative_shares(p: &flarego_proto::pprof::Profile) -> HashMap<String, f64> {
+    let func_name: HashMap<u64, &str> = p
+        .function
+        .iter()
+        .map(|f| (f.id, p.string_table[f.name as usize].as_str()))
+        .collect();
+    let loc: HashMap<u64, Vec<&str>> = p
+        .location
+        .iter()
+        .map(|l| {
+            (
+                l.id,
+                l.line
+                    .iter()
+                    .filter_map(|ln| func_name.get(&ln.function_id).copied())
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut per: HashMap<String, f64> = HashMap::new();
+    let mut total = 0.0;
+    for s in &p.sample {
+        let n = s.value[0] as f64;
+        total += n;
+        let mut seen = std::collections::HashSet::new();
+        for id in &s.location_id {
+            for f in loc.get(id).into_iter().flatten() {
+                if seen.insert(*f) {
+                    *per.entry(f.to_string()).or_default() += n;
+                }
+            }
+        }
+    }
+    per.values_mut()
+        .for_each(|v| *v = *v * 100.0 / total.max(1.0));
+    per
+}
+
+/// Runs the Go program in `mode`; returns Go's own CPU profile and the
+/// perf sampler's over the same seconds.
+fn both_profiles(
+    mode: &str,
+    seconds: u64,
+) -> (flarego_proto::pprof::Profile, flarego_proto::pprof::Profile) {
+    use prost::Message;
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = flarego_tests::gotool::build("leafcpu", tmp.path()).unwrap();
+    // Without asynchronous preemption: Go's SIGPROF profile otherwise
+    // charges ~10% of a tight loop to runtime.asyncPreempt (its profiling
+    // signal lands right after the preemption signal), which no CPU runs.
+    let (mut child, url) = flarego_tests::goservice::spawn_serving_with(
+        &bin,
+        &["-mode", mode],
+        &[("GODEBUG", "asyncpreemptoff=1")],
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sampler = PerfSampler::start(PerfConfig::for_rate(child.id(), 1000))
+        .unwrap_or_else(|e| panic!("{e}; the perf sampler needs perf_event_open (run as root)"));
+    let _ = sampler.take();
+    let go = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "60"])
+        .arg(format!("{url}/debug/pprof/profile?seconds={seconds}"))
+        .output()
+        .unwrap();
+    let w = sampler.take();
+    drop(sampler);
+    let mut symbols = Symbolizer::new(child.id());
+    let ours = to_pprof(&w, &mut symbols, 0);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(go.stdout.as_slice()),
+        &mut raw,
+    )
+    .unwrap();
+    let theirs = flarego_proto::pprof::Profile::decode(raw.as_slice()).unwrap();
+    (theirs, ours)
+}
+
+#[test]
+fn the_caller_of_a_frameless_leaf_is_kept_and_shares_match_go_within_5_points() {
+    let (go, ours) = both_profiles("leaf", 8);
+    let theirs = cumulative_shares(&go);
+    let mine = cumulative_shares(&ours);
+    let mut top: Vec<(&String, &f64)> = theirs.iter().collect();
+    top.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+    let mut report = String::new();
+    let mut worst = 0.0f64;
+    for (f, share) in top.iter().take(10) {
+        let m = mine.get(*f).copied().unwrap_or(0.0);
+        worst = worst.max((m - **share).abs());
+        report += &format!("{f}: go {share:.1}% perf {m:.1}%\n");
+    }
+    println!("{report}worst difference: {worst:.1} points");
+    assert!(theirs["main.hot"] > 50.0, "{report}");
+    assert!(
+        worst <= 5.0,
+        "shares differ by {worst:.1} points:\n{report}"
+    );
+}
+
+#[test]
+fn assembly_that_clobbers_bp_never_gets_an_invented_root() {
+    let (_, ours) = both_profiles("sha", 4);
+    let name_of = |loc: u64| -> String {
+        let l = &ours.location[(loc - 1) as usize];
+        let f = &ours.function[(l.line[0].function_id - 1) as usize];
+        ours.string_table[f.name as usize].clone()
+    };
+    // The functions Go marks as the top of a stack (TOPFRAME): goroutines,
+    // threads' system stacks, signal handlers; or the mark of a chain the
+    // sampler could not follow.
+    let roots = [
+        "runtime.goexit",
+        "runtime.mstart",
+        "runtime.rt0_go",
+        "runtime.sigtramp",
+        "runtime.cgoSigtramp",
+        "[unwind incomplete]",
+    ];
+    let (mut total, mut marked) = (0i64, 0i64);
+    for s in &ours.sample {
+        let frames: Vec<String> = s.location_id.iter().map(|l| name_of(*l)).collect();
+        let root = frames.last().cloned().unwrap_or_default();
+        let root_ok = roots.iter().any(|r| root.starts_with(r)) || frames == ["[kernel]"];
+        assert!(root_ok, "a stack ends at an invented root: {frames:?}");
+        if frames.iter().any(|f| f.contains("sha256")) {
+            total += s.value[0];
+            if root == "[unwind incomplete]" {
+                marked += s.value[0];
+            }
+        }
+    }
+    println!("sha256 samples: {total}, marked incomplete: {marked}");
+    assert!(total > 100, "{total} samples in sha256");
+}

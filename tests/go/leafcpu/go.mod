@@ -1,0 +1,3 @@
+module leafcpu
+
+go 1.19
