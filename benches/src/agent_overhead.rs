@@ -66,6 +66,31 @@ struct Tally {
     p99_us: Vec<u32>,
     agent_cpu_pct: Vec<f64>,
     agent_hwm_kib: Vec<u64>,
+    /// Perf sample rows the server stored per round (perf configurations).
+    perf_rows: Vec<i64>,
+}
+
+fn chrono_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Rows of perf CPU samples of service `busy` stored since `since_secs`.
+async fn perf_rows(http: &str, since_secs: i64) -> anyhow::Result<i64> {
+    let sql = format!(
+        "SELECT count(*) FROM profiles WHERE service = 'busy' AND labels['source'] = 'perf' \
+         AND time >= to_timestamp({since_secs})"
+    );
+    let v: serde_json::Value = reqwest::Client::new()
+        .post(format!("{http}/api/v1/query"))
+        .json(&serde_json::json!({ "sql": sql }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(v["rows"][0][0].as_i64().unwrap_or(0))
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -77,7 +102,7 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
     let busy = build_folder("benches/go/busy", tmp.path())?;
     let (mut go, url) = spawn_serving(&busy, &["-addr", "127.0.0.1:0"])?;
     let go_pid = go.id().to_string();
-    let (mut server, _http, grpc) = spawn_server(&tmp.path().join("data"), &[])?;
+    let (mut server, http, grpc) = spawn_server(&tmp.path().join("data"), &[])?;
     let flarego = crate::sibling_bin("flarego")?;
     let lean = crate::sibling_bin("flarego-agent")?;
     // (name, the agent's command line, if any)
@@ -140,6 +165,20 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
                 let _ = a.kill();
                 let _ = a.wait();
             }
+            // A configuration with perf must have stored perf samples of
+            // this run: CPU figures of a sampler that never sampled mean
+            // nothing.
+            if let Some((_, args)) = extra
+                && args.contains(&"--pid")
+            {
+                let since = chrono_secs() - wall as i64 - 1;
+                let rows = perf_rows(&http, since).await?;
+                anyhow::ensure!(
+                    rows > 0,
+                    "{name}: no perf samples were stored in round {round}"
+                );
+                t.perf_rows.push(rows);
+            }
             eprintln!(
                 "round {round} {name}: {:.0} req/s p99 {} µs",
                 t.rps.last().unwrap_or(&0.0),
@@ -154,9 +193,9 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
 
     let base = mean(&tallies[0].rps);
     println!(
-        "| configuration | req/s | vs no agent | req/s per round | p50 µs | p99 µs | agent CPU (% of a core) | agent peak RSS (MiB) |"
+        "| configuration | req/s | vs no agent | req/s per round | p50 µs | p99 µs | agent CPU (% of a core) | agent peak RSS (MiB) | perf rows stored per round |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for ((name, _), t) in configs.iter().zip(&tallies) {
         let rps = mean(&t.rps);
         let p50 = mean(&t.p50_us.iter().map(|v| f64::from(*v)).collect::<Vec<_>>());
@@ -173,8 +212,14 @@ pub async fn run(seconds: u64, rounds: usize, clients: usize) -> anyhow::Result<
             )
         };
         let per_round: Vec<String> = t.rps.iter().map(|r| format!("{r:.0}")).collect();
+        let perf: Vec<String> = t.perf_rows.iter().map(|r| r.to_string()).collect();
+        let perf = if perf.is_empty() {
+            "–".to_string()
+        } else {
+            perf.join(" / ")
+        };
         println!(
-            "| {name} | {rps:.0} | {:+.2}% | {} | {p50:.0} | {p99:.0} | {cpu} | {rss} |",
+            "| {name} | {rps:.0} | {:+.2}% | {} | {p50:.0} | {p99:.0} | {cpu} | {rss} | {perf} |",
             (rps / base - 1.0) * 100.0,
             per_round.join(" / ")
         );

@@ -15,7 +15,7 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
+pub async fn run(seconds: u64, clients: usize, span: Duration) -> anyhow::Result<()> {
     let shape = Shape::default();
     let tmp = tempfile::tempdir()?;
     let pdir = tmp.path().join("pprof");
@@ -46,8 +46,9 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         _ => None,
     };
 
-    // FlareGo: the release binary, WAL on, default settings.
-    let (mut child, url, _) = spawn_server(&tmp.path().join("data"), &["--hot-retention", "1h"])?;
+    // FlareGo: the release binary at its default settings (WAL on,
+    // default limits, compaction and merges running as they would).
+    let (mut child, url, _) = spawn_server(&tmp.path().join("data"), &[])?;
     let client = reqwest::Client::new();
     for _ in 0..200 {
         if client
@@ -61,20 +62,44 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let rss_before = rss_kib(child.id());
+    let rows_before = metric(
+        &client
+            .get(format!("{url}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?,
+        "flarego_ingest_rows_total",
+    );
     let (server_cpu0, client_cpu0) = (cpu_secs(&child.id().to_string()), cpu_secs("self"));
     let done = Arc::new(AtomicU64::new(0));
+    // Any answer but 2xx stops the run: a refused request is a failure of
+    // the figure, never a silent drop.
+    let refused: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let stop = Instant::now() + Duration::from_secs(seconds);
+    let started_secs = chrono_now_secs();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, url, bodies, done) =
-            (client.clone(), url.clone(), bodies.clone(), done.clone());
+        let (client, url, bodies, done, refused) = (
+            client.clone(),
+            url.clone(),
+            bodies.clone(),
+            done.clone(),
+            refused.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut i = c;
-            while Instant::now() < stop {
+            while Instant::now() < stop && refused.lock().is_ok_and(|r| r.is_none()) {
                 let body = &bodies[i % bodies.len()];
-                // Live data: the current window, as an SDK sends it.
-                let from = chrono_now_secs();
+                // Live data (the current window, as an SDK sends it), or
+                // windows spread over the past `span`.
+                let span = span.as_secs() as i64;
+                let from = if span == 0 {
+                    chrono_now_secs()
+                } else {
+                    started_secs - span + (i as i64 * 10) % span
+                };
                 let r = client
                     .post(format!(
                         "{url}/ingest?name=bench.cpu&format=pprof&from={from}"
@@ -82,8 +107,22 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
                     .body(body.clone())
                     .send()
                     .await;
-                if r.is_ok_and(|r| r.status().is_success()) {
-                    done.fetch_add(1, Ordering::Relaxed);
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(r) => {
+                        let status = r.status();
+                        let body = r.text().await.unwrap_or_default();
+                        if let Ok(mut g) = refused.lock() {
+                            g.get_or_insert(format!("{status}: {body}"));
+                        }
+                    }
+                    Err(e) => {
+                        if let Ok(mut g) = refused.lock() {
+                            g.get_or_insert(format!("request failed: {e}"));
+                        }
+                    }
                 }
                 i += clients;
             }
@@ -95,26 +134,38 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     let secs = start.elapsed().as_secs_f64();
     let server_cpu = cpu_secs(&child.id().to_string()) - server_cpu0;
     let client_cpu = cpu_secs("self") - client_cpu0;
+    if let Some(why) = refused.lock().ok().and_then(|g| g.clone()) {
+        let _ = child.kill();
+        anyhow::bail!("the server refused a request, so the run has no figure: {why}");
+    }
     let requests = done.load(Ordering::Relaxed);
-    let ingested = requests as f64 * per_profile;
     let metrics = client
         .get(format!("{url}/metrics"))
         .send()
         .await?
         .text()
         .await?;
+    // Rows as the server counted them; each CPU pprof sample is two rows
+    // (`cpu_samples` and `cpu`).
+    let rows = metric(&metrics, "flarego_ingest_rows_total") - rows_before;
+    let ingested = rows / 2.0;
+    let estimated = requests as f64 * per_profile;
+    anyhow::ensure!(
+        (ingested - estimated).abs() <= estimated * 0.01 + 1.0,
+        "rows in /metrics ({rows}) do not match the requests acknowledged ({requests} × {per_profile:.0} samples)"
+    );
     let rss_after = rss_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();
 
-    // Start-up on the full data directory: every write of the run is still
-    // in the WAL (hot retention 1 h), so this is replay at its largest.
+    // Start-up on the data directory as the run left it (at the default
+    // hot retention, the WAL holds about the last minute and a half).
     let wal_bytes: u64 = std::fs::read_dir(tmp.path().join("data/wal"))?
         .filter_map(|e| e.ok()?.metadata().ok())
         .map(|m| m.len())
         .sum();
     let restart = Instant::now();
-    let (mut child, url2, _) = spawn_server(&tmp.path().join("data"), &["--hot-retention", "1h"])?;
+    let (mut child, url2, _) = spawn_server(&tmp.path().join("data"), &[])?;
     let health_secs = restart.elapsed().as_secs_f64();
     loop {
         if client
@@ -146,8 +197,13 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     let hot_bytes = metric(&metrics, "flarego_hot_bytes");
     let rate = ingested / secs;
     println!(
-        "load: {clients} HTTP clients for {secs:.1} s, gzipped CPU pprof of {per_profile:.0} samples each ({} KiB avg)",
-        gz_bytes / files.len() as u64 / 1024
+        "load: {clients} HTTP clients for {secs:.1} s, gzipped CPU pprof of {per_profile:.0} samples each ({} KiB avg), dated {}",
+        gz_bytes / files.len() as u64 / 1024,
+        if span.is_zero() {
+            "now".to_string()
+        } else {
+            format!("across the last {}", humantime::format_duration(span))
+        }
     );
     println!(
         "CPU during the run: server {:.0}% of one core, load generator {:.0}% (2 cores in all); a CPU pprof sample is 2 rows (samples, cpu)",
@@ -155,10 +211,10 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
         100.0 * client_cpu / secs
     );
     println!();
-    println!("| what | pprof samples/s | requests/s | ratio to peer |");
-    println!("|---|---|---|---|");
+    println!("| what | pprof samples/s | requests/s | refused | ratio to peer |");
+    println!("|---|---|---|---|---|");
     println!(
-        "| FlareGo `/ingest` (WAL fdatasync, hot tier) | {rate:.0} | {:.0} | {} |",
+        "| FlareGo `/ingest`, default settings (rows from /metrics) | {rate:.0} | {:.0} | 0 | {} |",
         requests as f64 / secs,
         go_rate
             .map(|g| format!("{:.2}×", rate / g))
@@ -166,10 +222,10 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     );
     match go_rate {
         Some(g) => println!(
-            "| `go tool pprof -proto` merging the {} files | {g:.0} | - | 1.00× |",
+            "| `go tool pprof -proto` merging the {} files | {g:.0} | - | - | 1.00× |",
             files.len()
         ),
-        None => println!("| `go tool pprof -proto` | not run (Go missing) | - | - |"),
+        None => println!("| `go tool pprof -proto` | not run (Go missing) | - | - | - |"),
     }
     println!();
     println!("| hot memory | value |");

@@ -4,7 +4,9 @@
 //! measures FlareGo and a peer in the same run and prints a Markdown table:
 //!
 //! - `ingest`: pprof samples/s through HTTP `/ingest` with the WAL on,
-//!   against `go tool pprof -proto` merging the same files; hot memory.
+//!   at default settings, against `go tool pprof -proto` merging the same
+//!   files; hot memory.
+//! - `ack-latency`: small writes' ack latency while a large merge runs.
 //! - `density`: Parquet bytes of one synthetic hour against its gzipped pprof.
 //! - `decode`: CPU per profile in each decoding step (no peer; a breakdown).
 //! - `query`: the flame-graph aggregation over 10 M rows, against DuckDB
@@ -18,6 +20,7 @@
 //!
 //! Build with `cargo build --release -p flarego -p flarego-benches`.
 
+mod ack_latency;
 mod agent_overhead;
 mod auth;
 mod decode;
@@ -47,6 +50,21 @@ enum Cmd {
         /// Concurrent HTTP clients.
         #[arg(long, default_value_t = 8)]
         clients: usize,
+        /// Profiles are dated across this much of the past (`1h`: one
+        /// hour; `24h`: a day, so compactions and merges of closed hours
+        /// run alongside).
+        #[arg(long, default_value = "0s")]
+        span: String,
+    },
+    /// Ack latency of small writes while a large merge runs, against the
+    /// same load with no merge.
+    AckLatency {
+        /// Seconds of load before and during the merge.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The `flarego` binary to measure (default: the one beside this).
+        #[arg(long)]
+        server_bin: Option<std::path::PathBuf>,
     },
     /// Parquet bytes per sample against gzipped pprof, one synthetic hour.
     Density,
@@ -95,7 +113,15 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async {
         match cli.cmd {
-            Cmd::Ingest { seconds, clients } => ingest::run(seconds, clients).await,
+            Cmd::Ingest {
+                seconds,
+                clients,
+                span,
+            } => ingest::run(seconds, clients, humantime::parse_duration(&span)?).await,
+            Cmd::AckLatency {
+                seconds,
+                server_bin,
+            } => ack_latency::run(seconds, server_bin).await,
             Cmd::Density => density::run().await,
             Cmd::Decode => decode::run(),
             Cmd::AgentOverhead {

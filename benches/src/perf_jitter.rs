@@ -5,7 +5,7 @@
 //! a thread − period|), and what each sampler costs in CPU.
 
 use crate::procs::cpu_secs;
-use flarego_agent::perf::{PerfConfig, PerfSampler};
+use flarego_agent::perf::{PerfConfig, PerfSampler, Symbolizer, to_pprof};
 use flarego_tests::goservice::spawn_serving;
 use flarego_tests::gotool::build;
 use std::process::{Command, Stdio};
@@ -27,9 +27,9 @@ pub async fn run(seconds: u64) -> anyhow::Result<()> {
     let pid = go.id();
     let pid_s = pid.to_string();
     println!(
-        "| Hz | FlareGo achieved Hz | perf record achieved Hz | FlareGo jitter p50 µs | FlareGo jitter p99 µs | FlareGo lost | FlareGo sampler CPU % | perf record CPU % |"
+        "| Hz | FlareGo achieved Hz | perf record achieved Hz | FlareGo jitter p50 µs | FlareGo jitter p99 µs | FlareGo lost | FlareGo sampler CPU %, symbolizing included | perf record CPU % | perf script (symbolizing) CPU s |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for hz in [100u32, 1000, 10_000] {
         // FlareGo's sampler, in this (otherwise idle) process.
         let (self0, target0) = (cpu_secs("self"), cpu_secs(&pid_s));
@@ -37,7 +37,13 @@ pub async fn run(seconds: u64) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         let w = sampler.take();
         drop(sampler);
-        let (self1, target1) = (cpu_secs("self"), cpu_secs(&pid_s));
+        let target1 = cpu_secs(&pid_s);
+        // Naming the frames is part of the sampler's cost, as the agent
+        // does it every window.
+        let mut symbols = Symbolizer::new(pid);
+        let profile = to_pprof(&w, &mut symbols, 0);
+        anyhow::ensure!(!profile.sample.is_empty(), "no samples at {hz} Hz");
+        let self1 = cpu_secs("self");
         let ours_hz = w.samples as f64 / (target1 - target0);
         let ours_cpu = (self1 - self0) / seconds as f64 * 100.0;
 
@@ -70,6 +76,16 @@ pub async fn run(seconds: u64) -> anyhow::Result<()> {
             .arg(&data)
             .stderr(Stdio::null())
             .output()?;
+        // Its stacks with names, as `perf script` prints them: the peer's
+        // cost of naming frames.
+        let c2 = children_cpu();
+        Command::new("perf")
+            .args(["script", "-F", "ip,sym", "-i"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        let peer_symbolize = children_cpu() - c2;
         let peer_samples = script
             .stdout
             .split(|b| *b == b'\n')
@@ -79,7 +95,7 @@ pub async fn run(seconds: u64) -> anyhow::Result<()> {
         let peer_cpu = (c1 - c0) / seconds as f64 * 100.0;
         let us = |q: f64| w.jitter_quantile(q).map_or(0.0, |v| v as f64 / 1000.0);
         println!(
-            "| {hz} | {ours_hz:.1} | {peer_hz:.1} | {:.1} | {:.1} | {} | {ours_cpu:.2} | {peer_cpu:.2} |",
+            "| {hz} | {ours_hz:.1} | {peer_hz:.1} | {:.1} | {:.1} | {} | {ours_cpu:.2} | {peer_cpu:.2} | {peer_symbolize:.2} |",
             us(0.5),
             us(0.99),
             w.lost

@@ -34,7 +34,16 @@ pub fn cpu_secs(pid: &str) -> f64 {
 
 /// A running release server: `(child, http url, grpc url)`.
 pub fn spawn_server(data: &Path, extra: &[&str]) -> anyhow::Result<(Child, String, String)> {
-    let mut child = Command::new(crate::sibling_bin("flarego")?)
+    spawn_server_bin(&crate::sibling_bin("flarego")?, data, extra)
+}
+
+/// [`spawn_server`] with another `flarego` binary (an older build, say).
+pub fn spawn_server_bin(
+    bin: &Path,
+    data: &Path,
+    extra: &[&str],
+) -> anyhow::Result<(Child, String, String)> {
+    let mut child = Command::new(bin)
         .args([
             "server",
             "--http-addr",
