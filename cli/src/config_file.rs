@@ -18,6 +18,7 @@ pub struct ServerFile {
     pub hot_max_bytes: Option<String>,
     pub wal_segment_bytes: Option<String>,
     pub wal_max_bytes: Option<String>,
+    pub stack_cache_bytes: Option<String>,
     pub compaction_interval: Option<String>,
     pub sequence_horizon: Option<String>,
     pub max_body_bytes: Option<String>,

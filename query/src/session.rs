@@ -106,9 +106,7 @@ impl QueryEngine {
         let url =
             ObjectStoreUrl::parse(crate::tables::COLD_STORE_URL).map_err(Error::from_datafusion)?;
         runtime.register_object_store(url.as_ref(), engine.store().clone());
-        let frames_of = Arc::new(ScalarUDF::from(crate::udf::FramesOf::new(
-            engine.stacks().clone(),
-        )));
+        let frames_of = Arc::new(ScalarUDF::from(crate::udf::FramesOf::new(engine.clone())));
         // One thread more than a query's partitions: a query stuck in work
         // that does not yield (a cross join's build, say) leaves one free.
         let threads = tokio::runtime::Builder::new_multi_thread()

@@ -122,7 +122,7 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
         let path = ColdPath::Stacks {
             generation: args.generation,
         };
-        let bytes = encode_parquet(&path, &batch)?;
+        let bytes = encode_stacks_parquet(&path, &batch)?;
         let entry = FileEntry {
             path: path.to_string(),
             kind: FileKind::Stacks,
@@ -252,13 +252,25 @@ pub fn writer_properties() -> WriterProperties {
 
 /// Encodes `batch` as one Parquet file (CPU: call it off the async workers).
 pub fn encode_parquet(path: &ColdPath, batch: &RecordBatch) -> Result<Vec<u8>> {
+    encode_with(path, batch, writer_properties())
+}
+
+/// A stacks file: small row groups, read back one by one for evicted frames.
+fn encode_stacks_parquet(path: &ColdPath, batch: &RecordBatch) -> Result<Vec<u8>> {
+    let props = writer_properties()
+        .into_builder()
+        .set_max_row_group_row_count(Some(crate::cold_stacks::STACKS_ROW_GROUP_ROWS))
+        .build();
+    encode_with(path, batch, props)
+}
+
+fn encode_with(path: &ColdPath, batch: &RecordBatch, props: WriterProperties) -> Result<Vec<u8>> {
     let perr = |source| Error::Parquet {
         path: path.to_string(),
         source,
     };
     let mut buf = Vec::new();
-    let mut w =
-        ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties())).map_err(perr)?;
+    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).map_err(perr)?;
     w.write(batch).map_err(perr)?;
     w.close().map_err(perr)?;
     Ok(buf)

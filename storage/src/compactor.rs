@@ -191,6 +191,7 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
     };
     engine.release_wal(release).await;
     crate::series_gc::collect(engine);
+    crate::stack_cache::evict(engine);
     engine.stats().compactions.fetch_add(1, Ordering::Relaxed);
     tracing::info!(
         windows = report.windows,
@@ -246,13 +247,17 @@ pub(crate) async fn remove_orphans(store: &dyn ObjectStore, manifest: &Manifest)
     Ok(())
 }
 
-/// Loads every cold stacks file into `stacks`.
+/// Loads the cold stacks files into `stacks`, newest first: frames while
+/// they fit `budget` bytes, fingerprints only after that.
 pub(crate) async fn load_stacks(
     store: &dyn ObjectStore,
     manifest: &Manifest,
     stacks: &StackTable,
+    budget: usize,
 ) -> Result<()> {
-    for f in manifest.files_of(FileKind::Stacks, None) {
+    let mut files: Vec<_> = manifest.files_of(FileKind::Stacks, None).collect();
+    files.sort_by(|a, b| b.path.cmp(&a.path));
+    for f in files {
         let perr = |source| Error::Parquet {
             path: f.path.clone(),
             source,
@@ -286,7 +291,12 @@ pub(crate) async fn load_stacks(
                     names.iter().map(|n| Arc::from(n.unwrap_or(""))).collect();
                 decoded.push((StackId(ids.value(i)), frames));
             }
-            stacks.insert_all(decoded.iter().map(|(id, f)| (*id, f.as_slice())), true);
+            let all = decoded.iter().map(|(id, f)| (*id, f.as_slice()));
+            if stacks.bytes() < budget {
+                stacks.insert_all(all, true);
+            } else {
+                stacks.insert_cold_fingerprints(all);
+            }
         }
     }
     Ok(())

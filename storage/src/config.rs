@@ -33,6 +33,10 @@ pub struct StorageConfig {
     pub wal_max_bytes: u64,
     /// How often the compactor looks for windows to persist. Default 2 s.
     pub compaction_interval: Duration,
+    /// Frames of cold stacks kept in memory; past it, those no hot window
+    /// uses are evicted (and read back from the stacks files when a query
+    /// needs them). Default 512 MiB.
+    pub stack_cache_bytes: usize,
     /// A numbered source (an agent) silent for longer than this is
     /// forgotten, and a resend from it would be stored again. Default 7 days.
     pub sequence_horizon: Duration,
@@ -49,6 +53,7 @@ impl Default for StorageConfig {
             wal_segment_bytes: 64 << 20,
             wal_max_bytes: 2 << 30,
             compaction_interval: Duration::from_secs(2),
+            stack_cache_bytes: 512 << 20,
             sequence_horizon: Duration::from_secs(7 * 24 * 3600),
             cold: ColdStoreConfig::LocalDir(None),
         }

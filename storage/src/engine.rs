@@ -76,6 +76,9 @@ pub struct EngineStats {
     pub compactor_panics: AtomicU64,
     /// Bytes of WAL segments on disk.
     pub wal_disk_bytes: AtomicU64,
+    /// Stacks whose frames were evicted from memory, and read back.
+    pub stacks_evicted: AtomicU64,
+    pub stack_cold_reads: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -126,7 +129,8 @@ impl Engine {
         let manifest = Manifest::load(store.as_ref()).await?;
         compactor::remove_orphans(store.as_ref(), &manifest).await?;
         let stacks = Arc::new(StackTable::default());
-        compactor::load_stacks(store.as_ref(), &manifest, &stacks).await?;
+        compactor::load_stacks(store.as_ref(), &manifest, &stacks, config.stack_cache_bytes)
+            .await?;
 
         let sequences = SequenceMarks::from_saved(&manifest.sequences);
         let stored_window = manifest.window_ns;

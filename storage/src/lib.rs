@@ -29,6 +29,7 @@
 //! hands a [`ReplayDecoder`] to decode them again on replay.
 
 pub mod arrays;
+pub mod cold_stacks;
 pub mod compact;
 pub mod compactor;
 pub mod config;
@@ -48,6 +49,7 @@ pub mod schema;
 pub mod sequences;
 pub mod series;
 mod series_gc;
+mod stack_cache;
 pub mod supervise;
 pub mod wal;
 mod writer;

@@ -219,9 +219,15 @@ fn merge_bytes(kind: FileKind, raw: Vec<(String, bytes::Bytes)>) -> Result<(Vec<
         path: format!("merge of {kind:?} files"),
         source,
     };
+    // Stacks files are read back by row group (evicted frames): small ones.
+    let group_rows = if kind == FileKind::Stacks {
+        crate::cold_stacks::STACKS_ROW_GROUP_ROWS
+    } else {
+        MERGE_ROW_GROUP_ROWS
+    };
     let props: WriterProperties = writer_properties()
         .into_builder()
-        .set_max_row_group_row_count(Some(MERGE_ROW_GROUP_ROWS))
+        .set_max_row_group_row_count(Some(group_rows))
         .build();
     let mut buf = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buf, schema.clone(), Some(props)).map_err(perr)?;

@@ -29,6 +29,11 @@ pub struct StorageArgs {
     /// Parquet so its segments can be deleted [default: 2GiB].
     #[arg(long, env = "FLAREGO_WAL_MAX_BYTES")]
     wal_max_bytes: Option<String>,
+    /// Frames of cold stacks kept in memory; past it, those no hot window
+    /// uses are evicted and read back from the stacks files on demand
+    /// [default: 512MiB].
+    #[arg(long, env = "FLAREGO_STACK_CACHE_BYTES")]
+    stack_cache_bytes: Option<String>,
     /// How often the compactor looks for closed windows [default: 2s].
     #[arg(long, env = "FLAREGO_COMPACTION_INTERVAL")]
     compaction_interval: Option<String>,
@@ -79,6 +84,12 @@ impl StorageArgs {
                 &file.wal_max_bytes,
                 d.wal_max_bytes as usize,
             )? as u64,
+            stack_cache_bytes: bytes(
+                "stack-cache-bytes",
+                self.stack_cache_bytes,
+                &file.stack_cache_bytes,
+                d.stack_cache_bytes,
+            )?,
             compaction_interval: dur(
                 "compaction-interval",
                 self.compaction_interval,

@@ -62,6 +62,12 @@ impl<'a> Batcher<'a> {
                     return Ok(id);
                 }
                 Slot::Taken => continue,
+                Slot::Cold => {
+                    // Known, its frames in the cold tier: not kept again.
+                    let f = self.keep(frames)?;
+                    self.used.insert(id, f);
+                    return Ok(id);
+                }
                 Slot::Free => {
                     let f = self.keep(frames)?;
                     self.used.insert(id, f.clone());

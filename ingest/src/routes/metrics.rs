@@ -170,6 +170,31 @@ pub async fn metrics(
             "Compactor runs that panicked (logged; the next run goes on).",
             &s.compactor_panics,
         );
+        let stacks = ready.engine.stacks();
+        gauge(
+            o,
+            "flarego_stack_cache_bytes",
+            "Bytes of stack frames held in memory.",
+            stacks.bytes(),
+        );
+        gauge(
+            o,
+            "flarego_stacks_in_memory",
+            "Stacks whose frames are in memory.",
+            stacks.len(),
+        );
+        gauge(
+            o,
+            "flarego_stacks_evicted",
+            "Stacks known by fingerprint only (frames in the stacks files).",
+            stacks.evicted_len(),
+        );
+        counter(
+            o,
+            "flarego_stack_cold_reads_total",
+            "Stack frames read back from the stacks files.",
+            &s.stack_cold_reads,
+        );
         let hot = ready.engine.hot_usage();
         gauge(
             o,

@@ -1,29 +1,31 @@
-//! `frames_of(stack_id)`: the frames of a stack, looked up in the
-//! [`StackTable`]. The profiles table attaches `frames` with it late, after
-//! filters and projections have run on the narrow sample rows.
+//! `frames_of(stack_id)`: the frames of a stack, looked up in the stack
+//! table, or read back from the stacks files when evicted from memory
+//! ([`Engine::frames_of`]). The profiles table attaches `frames` with it
+//! late, after filters and projections have run on the narrow sample rows.
 
 use datafusion::arrow::array::{AsArray, ListBuilder, StringBuilder, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, UInt64Type};
 use datafusion::common::{Result, exec_err};
+use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
-use flarego_storage::{StackTable, schema};
+use flarego_storage::{Engine, schema};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-/// Looks frames up by stack id.
+/// Looks frames up by stack id: in memory, else in the stacks files.
 #[derive(Debug)]
 pub struct FramesOf {
-    stacks: Arc<StackTable>,
+    engine: Engine,
     signature: Signature,
 }
 
 impl FramesOf {
-    pub fn new(stacks: Arc<StackTable>) -> Self {
+    pub fn new(engine: Engine) -> Self {
         FramesOf {
-            stacks,
+            engine,
             signature: Signature::exact(vec![DataType::UInt64], Volatility::Stable),
         }
     }
@@ -31,13 +33,13 @@ impl FramesOf {
 
 impl PartialEq for FramesOf {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.stacks, &other.stacks)
+        Arc::ptr_eq(self.engine.stacks(), other.engine.stacks())
     }
 }
 impl Eq for FramesOf {}
 impl Hash for FramesOf {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        (Arc::as_ptr(&self.stacks) as usize).hash(state)
+        (Arc::as_ptr(self.engine.stacks()) as usize).hash(state)
     }
 }
 
@@ -73,7 +75,10 @@ impl ScalarUDFImpl for FramesOf {
                 })
             })
             .collect();
-        let found = self.stacks.lookup_many(&distinct);
+        let found = self
+            .engine
+            .frames_of(&distinct)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let mut b = ListBuilder::new(StringBuilder::new());
         for f in found {
             match f {

@@ -201,3 +201,61 @@ async fn closed_hours_are_merged_automatically() {
         1 + 2 + 3
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_evicted_from_memory_are_read_back_for_sql() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = TestServer::start(
+        &tmp.path().join("data"),
+        &["--stack-cache-bytes", "16KiB", "--queries-per-sec", "0"],
+    )
+    .await
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // 600 distinct deep stacks, far more than 16 KiB of frames, all cold.
+    for batch in 0..6 {
+        let body: String = (0..100)
+            .map(|i| {
+                let n = batch * 100 + i;
+                let frames: Vec<String> = (0..12)
+                    .map(|d| format!("pkg{}.f{}", n % 5, n * 13 + d))
+                    .collect();
+                format!("{} {}\n", frames.join(";"), n + 1)
+            })
+            .collect();
+        let (status, msg) = s
+            .post(
+                &format!(
+                    "/ingest?name=evict.inuse_space&format=folded&units=bytes&from={}",
+                    now - 300
+                ),
+                body.into_bytes(),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{msg}");
+        s.flush().await.unwrap();
+    }
+    let evicted = s.metric("flarego_stacks_evicted").await.unwrap();
+    assert!(evicted > 300.0, "{evicted} stacks evicted");
+    let check = |rows: Vec<Vec<serde_json::Value>>| {
+        assert_eq!(rows.len(), 600);
+        for r in &rows {
+            let v = r[1].as_i64().unwrap() - 1;
+            let frames: Vec<String> = (0..12)
+                .map(|d| format!("pkg{}.f{}", v % 5, v * 13 + d))
+                .collect();
+            assert_eq!(r[0], serde_json::json!(frames), "value {}", v + 1);
+        }
+    };
+    let sql = "SELECT frames, sum(value) FROM profiles GROUP BY frames ORDER BY 2";
+    check(s.sql(sql).await.unwrap());
+    assert!(s.metric("flarego_stack_cold_reads_total").await.unwrap() > 300.0);
+    // After a restart only what fits the cache is loaded; the rest is read back.
+    s.restart().await.unwrap();
+    check(s.sql(sql).await.unwrap());
+}
