@@ -7,6 +7,7 @@
 //!   at default settings, against `go tool pprof -proto` merging the same
 //!   files; hot memory.
 //! - `ack-latency`: small writes' ack latency while a large merge runs.
+//! - `soak`: hours of steady ingest with churn; RSS and manifest size.
 //! - `density`: Parquet bytes of one synthetic hour against its gzipped pprof.
 //! - `decode`: CPU per profile in each decoding step (no peer; a breakdown).
 //! - `query`: the flame-graph aggregation over 10 M rows, against DuckDB
@@ -29,6 +30,7 @@ mod ingest;
 mod perf_jitter;
 mod procs;
 mod query;
+mod soak;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +67,20 @@ enum Cmd {
         /// The `flarego` binary to measure (default: the one beside this).
         #[arg(long)]
         server_bin: Option<std::path::PathBuf>,
+    },
+    /// Hours of steady ingest with series and stack churn: RSS and
+    /// manifest size sampled every minute.
+    Soak {
+        /// Minutes to run.
+        #[arg(long, default_value_t = 130)]
+        minutes: u64,
+        /// Requests per second (each a CPU profile of ~1,500 samples and a
+        /// folded write of two new stacks).
+        #[arg(long, default_value_t = 20)]
+        rps: u64,
+        /// The server's --stack-cache-bytes (small, so eviction runs).
+        #[arg(long, default_value = "32MiB")]
+        stack_cache: String,
     },
     /// Parquet bytes per sample against gzipped pprof, one synthetic hour.
     Density,
@@ -122,6 +138,11 @@ fn main() -> anyhow::Result<()> {
                 seconds,
                 server_bin,
             } => ack_latency::run(seconds, server_bin).await,
+            Cmd::Soak {
+                minutes,
+                rps,
+                stack_cache,
+            } => soak::run(minutes, rps, &stack_cache).await,
             Cmd::Density => density::run().await,
             Cmd::Decode => decode::run(),
             Cmd::AgentOverhead {
