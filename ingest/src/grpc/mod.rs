@@ -77,7 +77,10 @@ impl ChunkStream for AgentIngestService {
                         Ok(Some(c)) => c,
                         Ok(None) => break,
                         Err(status) => {
-                            tracing::debug!(%status, "agent stream ended");
+                            // A frame over the size limit, say: the agent
+                            // is told why its stream ended.
+                            tracing::info!(%status, "agent stream ended by a bad frame");
+                            let _ = tx.send(Err(status)).await;
                             break;
                         }
                     };
