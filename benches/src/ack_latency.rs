@@ -70,17 +70,7 @@ pub async fn run(seconds: u64, server_bin: Option<std::path::PathBuf>) -> anyhow
     let tmp = tempfile::tempdir()?;
     let (mut child, url, _) = spawn_server_bin(&bin, &tmp.path().join("data"), &[])?;
     let client = reqwest::Client::new();
-    for _ in 0..400 {
-        if client
-            .get(format!("{url}/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    crate::procs::wait_ready(&client, &url).await?;
     // An hour three hours ago, written as 36 files of ten windows each.
     let shape = Shape::default();
     let pool = crate::synth::stack_pool(&shape);

@@ -50,17 +50,7 @@ pub async fn run(seconds: u64, clients: usize, span: Duration) -> anyhow::Result
     // default limits, compaction and merges running as they would).
     let (mut child, url, _) = spawn_server(&tmp.path().join("data"), &[])?;
     let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client
-            .get(format!("{url}/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    crate::procs::wait_ready(&client, &url).await?;
     let rss_before = rss_kib(child.id());
     let rows_before = metric(
         &client

@@ -71,3 +71,19 @@ pub fn spawn_server_bin(
     let grpc = grpc.trim().trim_start_matches("grpc on ").to_string();
     Ok((child, http, grpc))
 }
+
+/// Waits until the server at `url` answers `/ready` (at most 60 s).
+pub async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    for _ in 0..2400 {
+        if client
+            .get(format!("{url}/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    anyhow::bail!("{url} not ready after 60 s")
+}

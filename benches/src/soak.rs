@@ -58,17 +58,7 @@ pub async fn run(minutes: u64, rps: u64, stack_cache: &str) -> anyhow::Result<()
     let (mut child, url, _) = spawn_server(&data, &["--stack-cache-bytes", stack_cache])?;
     let pid = child.id();
     let client = reqwest::Client::new();
-    for _ in 0..400 {
-        if client
-            .get(format!("{url}/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    crate::procs::wait_ready(&client, &url).await?;
     let shape = Shape::default();
     let pool = Arc::new(crate::synth::stack_pool(&shape));
     let stop = Arc::new(AtomicBool::new(false));

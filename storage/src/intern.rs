@@ -3,6 +3,7 @@
 //! cold stacks' frames are kept in memory.
 
 use crate::ids::{KeyedHash, StackId};
+use crate::locks::{read, write};
 use crate::model::Frames;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -349,14 +350,6 @@ pub enum Slot {
 /// Whether stored frames equal `frames`.
 pub fn same_frames<A: AsRef<str>, B: AsRef<str>>(a: &[A], b: &[B]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.as_ref() == y.as_ref())
-}
-
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|p| p.into_inner())
-}
-
-fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ pub mod hot;
 pub mod ids;
 pub mod intern;
 mod kway;
+mod locks;
 pub mod manifest;
 mod merge;
 pub mod model;

@@ -8,6 +8,7 @@
 //! prepared against the old numbering is renumbered when it is applied.
 //! A snapshot copies the keys it needs, so readers are never affected.
 
+use crate::locks::{read, write};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock};
@@ -115,14 +116,6 @@ impl<K: Eq + Hash> SeriesTable<K> {
         g.epoch += 1;
         map
     }
-}
-
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|p| p.into_inner())
-}
-
-fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

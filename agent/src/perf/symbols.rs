@@ -18,13 +18,38 @@ pub(crate) struct Mapping {
     pub path: Option<String>,
 }
 
+/// The loadable segments of one ELF file: `(file offset, size, virtual
+/// address)`, to turn an offset in a mapping into an address in the file.
+#[derive(Debug, Default)]
+pub(crate) struct Segments(Vec<(u64, u64, u64)>);
+
+impl Segments {
+    pub(crate) fn of(file: &object::File<'_>) -> Segments {
+        Segments(
+            file.segments()
+                .filter_map(|s| {
+                    let (off, size) = s.file_range();
+                    (size > 0).then_some((off, size, s.address()))
+                })
+                .collect(),
+        )
+    }
+
+    /// The virtual address in the file of `file_offset`.
+    pub(crate) fn vaddr(&self, file_offset: u64) -> Option<u64> {
+        self.0
+            .iter()
+            .find(|(off, size, _)| file_offset >= *off && file_offset < off + size)
+            .map(|(off, _, vaddr)| file_offset - off + vaddr)
+    }
+}
+
 /// Function symbols of one file, sorted by address.
 #[derive(Debug, Default)]
 struct SymbolTable {
     /// `(start, end, name)`.
     functions: Vec<(u64, u64, String)>,
-    /// `(file offset, size, virtual address)` of the loadable segments.
-    segments: Vec<(u64, u64, u64)>,
+    segments: Segments,
 }
 
 impl SymbolTable {
@@ -46,25 +71,15 @@ impl SymbolTable {
         }
         functions.sort_by_key(|f| f.0);
         functions.dedup_by_key(|f| f.0);
-        let segments = file
-            .segments()
-            .filter_map(|s| {
-                let (off, size) = s.file_range();
-                (size > 0).then_some((off, size, s.address()))
-            })
-            .collect();
         Some(SymbolTable {
             functions,
-            segments,
+            segments: Segments::of(&file),
         })
     }
 
     /// The virtual address in the file of `file_offset`.
     fn vaddr(&self, file_offset: u64) -> Option<u64> {
-        self.segments
-            .iter()
-            .find(|(off, size, _)| file_offset >= *off && file_offset < off + size)
-            .map(|(off, _, vaddr)| file_offset - off + vaddr)
+        self.segments.vaddr(file_offset)
     }
 
     fn function(&self, vaddr: u64) -> Option<&str> {

@@ -16,17 +16,16 @@
 //! the chain the same way.
 
 use super::gopclntab::{FLAG_SP_WRITE, FLAG_TOP_FRAME, FuncAt, GoFuncTable};
-use super::symbols::{Mapping, parse_maps};
+use super::symbols::{Mapping, Segments, parse_maps};
 use super::sys::UserRegs;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A Go binary's function table and its loadable segments
-/// (`(file offset, size, virtual address)`).
+/// A Go binary's function table and its loadable segments.
 struct GoFile {
     table: GoFuncTable,
-    segments: Vec<(u64, u64, u64)>,
+    segments: Segments,
 }
 
 /// Stands for "unwinding stopped here" at the root end of a chain.
@@ -72,10 +71,7 @@ impl GoUnwinder {
         let t = self.table(path)?;
         let (table, segments) = (&t.table, &t.segments);
         let file_offset = addr - m.start + m.offset;
-        let vaddr = segments
-            .iter()
-            .find(|(off, size, _)| file_offset >= *off && file_offset < off + size)
-            .map(|(off, _, vaddr)| file_offset - off + vaddr)?;
+        let vaddr = segments.vaddr(file_offset)?;
         let f = table.at(vaddr)?;
         // Report the entry as a runtime address.
         Some(FuncAt {
@@ -171,16 +167,11 @@ impl GoUnwinder {
 
 /// The Go table and the loadable segments of one file.
 fn load(path: &Path) -> Option<GoFile> {
-    use object::{Object, ObjectSegment};
     let data = std::fs::read(path).ok()?;
     let file = object::File::parse(&*data).ok()?;
     let table = GoFuncTable::load(&file)?;
-    let segments = file
-        .segments()
-        .filter_map(|s| {
-            let (off, size) = s.file_range();
-            (size > 0).then_some((off, size, s.address()))
-        })
-        .collect();
-    Some(GoFile { table, segments })
+    Some(GoFile {
+        table,
+        segments: Segments::of(&file),
+    })
 }

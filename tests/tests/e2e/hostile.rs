@@ -229,7 +229,7 @@ async fn writes_dated_too_far_ahead_or_behind_are_refused_and_old_ones_go_cold()
             ))
             .await
             .unwrap();
-        let files = walk(&s.data_dir.join("parquet"))
+        let files = flarego_tests::files_below(&s.data_dir.join("parquet"))
             .iter()
             .filter(|p| p.contains("samples-"))
             .count();
@@ -240,21 +240,6 @@ async fn writes_dated_too_far_ahead_or_behind_are_refused_and_old_ones_go_cold()
     }
     assert!(cold, "the day-old write never reached Parquet");
     assert_eq!(s.metric("flarego_hot_windows").await.unwrap(), 1.0);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p.display().to_string());
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

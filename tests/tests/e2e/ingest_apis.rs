@@ -257,7 +257,7 @@ async fn every_ingest_api_lands_in_sql() {
         before,
         "after flush and restart"
     );
-    let parquet = walk(&tmp.path().join("data/parquet"));
+    let parquet = flarego_tests::files_below(&tmp.path().join("data/parquet"));
     assert!(
         parquet
             .iter()
@@ -270,21 +270,6 @@ async fn every_ingest_api_lands_in_sql() {
             .any(|p| p.contains("tenant=default/date=2023-11-14/hour=22/samples-")),
         "{parquet:?}"
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p.display().to_string());
-            }
-        }
-    }
-    out
 }
 
 /// A multipart upload with `prev_profile` stores the difference for
