@@ -233,13 +233,14 @@ async fn writes_dated_too_far_ahead_or_behind_are_refused_and_old_ones_go_cold()
             .iter()
             .filter(|p| p.contains("samples-"))
             .count();
-        if old == 1 && files >= 1 {
+        // Only the window ahead stays in memory.
+        let hot = s.metric("flarego_hot_windows").await.unwrap();
+        if old == 1 && files >= 1 && hot == 1.0 {
             cold = true;
             break;
         }
     }
-    assert!(cold, "the day-old write never reached Parquet");
-    assert_eq!(s.metric("flarego_hot_windows").await.unwrap(), 1.0);
+    assert!(cold, "the day-old write never reached Parquet alone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
