@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every FlareGo test. Installs what the tests need when it is missing:
 # Debian's golang-go (the Go workload and `go tool pprof`), openssl (keys
-# and certificates for the security tests) and the Python module duckdb
-# (the open-files check). Safe to run again.
+# and certificates for the security tests), curl (requests exactly as a
+# browser sends them), util-linux's prlimit (a server out of file
+# descriptors) and the Python module duckdb (the open-files check). Safe
+# to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,8 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 apt_missing=()
 command -v go >/dev/null 2>&1 || apt_missing+=(golang-go)
 command -v openssl >/dev/null 2>&1 || apt_missing+=(openssl)
+command -v curl >/dev/null 2>&1 || apt_missing+=(curl)
+command -v prlimit >/dev/null 2>&1 || apt_missing+=(util-linux)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   echo "installing ${apt_missing[*]} (apt)"
   $SUDO apt-get update -qq
