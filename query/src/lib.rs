@@ -22,6 +22,7 @@
 pub mod error;
 pub mod late_frames;
 pub mod output;
+pub mod read;
 pub mod session;
 pub mod tables;
 pub mod udf;

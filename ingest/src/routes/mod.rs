@@ -8,6 +8,7 @@ pub mod legacy_ingest;
 pub mod metrics;
 pub mod push;
 pub mod query;
+pub mod read;
 
 use crate::auth::Principal;
 use crate::decode::budget::MemoryCharge;
