@@ -188,3 +188,78 @@ mod tests {
         assert_eq!(r.leaf_totals[1]["sync.(*WaitGroup).Wait"], 1193106509);
     }
 }
+
+/// `go tool pprof -top` of one sample type: the total and, per function,
+/// `(flat, cum)` in the profile's own unit.
+pub fn pprof_top(
+    file: &Path,
+    sample_index: &str,
+) -> anyhow::Result<(i64, BTreeMap<String, (i64, i64)>)> {
+    // Print values in the base unit of the sample type, whole numbers.
+    let unit = if sample_index.contains("space") || sample_index.ends_with("bytes") {
+        "B"
+    } else if ["cpu", "delay"].contains(&sample_index) {
+        "ns"
+    } else {
+        "count"
+    };
+    let mut cmd = Command::new(go()?);
+    cmd.args([
+        "tool",
+        "pprof",
+        "-top",
+        "-nodecount=1000000",
+        "-nodefraction=0",
+        "-edgefraction=0",
+    ])
+    .arg(format!("-sample_index={sample_index}"));
+    if unit != "count" {
+        cmd.arg(format!("-unit={unit}"));
+    }
+    let out = cmd
+        .arg(file)
+        .output()
+        .context("running go tool pprof -top")?;
+    if !out.status.success() {
+        bail!(
+            "go tool pprof -top failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let num = |s: &str| -> anyhow::Result<i64> {
+        let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        digits
+            .parse()
+            .with_context(|| format!("{s:?} in go tool pprof -top output"))
+    };
+    let mut total = None;
+    let mut rows = BTreeMap::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        if let Some(rest) = line.split_once(" of ").map(|(_, r)| r)
+            && line.starts_with("Showing nodes")
+        {
+            total = Some(num(rest.trim_end_matches(" total").trim())?);
+            continue;
+        }
+        if line.trim_start().starts_with("flat") {
+            in_table = true;
+            continue;
+        }
+        if !in_table {
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 {
+            continue;
+        }
+        let name = f[5..].join(" ");
+        let name = name.trim_end_matches(" (inline)").to_string();
+        rows.insert(name, (num(f[0])?, num(f[3])?));
+    }
+    Ok((
+        total.context("no total in go tool pprof -top output")?,
+        rows,
+    ))
+}

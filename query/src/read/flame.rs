@@ -16,7 +16,6 @@ pub struct FlameGraph {
     pub total: i64,
     /// Nodes in the whole tree, before any pruning.
     pub nodes: usize,
-    #[serde(flatten)]
     pub tree: Columnar,
 }
 

@@ -15,6 +15,7 @@ mod hostile;
 mod hot_cold;
 mod ingest_apis;
 mod perf_sampler;
+mod read_api;
 mod security;
 mod sql_semantics;
 mod tls;
