@@ -103,16 +103,7 @@ pub fn router(state: SharedState, connections: &ConnLimits, browser: BrowserPoli
         .route("/push.v1.PusherService/Push", post(routes::push::push))
         .route("/api/v1/ingest", post(routes::api_ingest::ingest))
         .route("/api/v1/query", post(routes::query::query))
-        .route(
-            "/api/v1/flamegraph",
-            get(routes::read::flamegraph::flamegraph),
-        )
-        .route("/api/v1/top", get(routes::read::top::top))
-        .route("/api/v1/timeline", get(routes::read::timeline::timeline))
-        .route(
-            "/api/v1/metrics/series",
-            get(routes::read::timeline::metric_series),
-        )
+        .merge(routes::read::routes())
         .route("/api/v1/admin/flush", post(routes::admin::flush))
         .route("/api/v1/agent/ws", get(routes::agent_ws::upgrade))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -48,11 +48,7 @@ pub async fn fetch(
             path: f.path.clone(),
             source,
         };
-        let reader = StoreReader {
-            store: store.clone(),
-            path: Path::from(f.path.as_str()),
-            size: f.bytes,
-        };
+        let reader = StoreReader::new(store.clone(), &f);
         let builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
             .map_err(perr)?;
@@ -107,10 +103,20 @@ pub async fn fetch(
 }
 
 /// Reads one file of the object store in ranges, as Parquet asks.
-struct StoreReader {
+pub(crate) struct StoreReader {
     store: Arc<dyn ObjectStore>,
     path: Path,
     size: u64,
+}
+
+impl StoreReader {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, file: &FileEntry) -> Self {
+        StoreReader {
+            store,
+            path: Path::from(file.path.as_str()),
+            size: file.bytes,
+        }
+    }
 }
 
 fn external(e: object_store::Error) -> ParquetError {

@@ -14,6 +14,7 @@ use crate::intern::StackTable;
 use crate::manifest::{FileEntry, FileKind};
 use crate::model::{MetricKey, SeriesKey};
 use crate::paths::{ColdPath, hour_start};
+use crate::series_index::{self, SeriesCount};
 use arrow::buffer::ScalarBuffer;
 use arrow::record_batch::RecordBatch;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -93,7 +94,7 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
             .push((win, series, stack, value));
     }
     for ((tenant, hour), rows) in groups {
-        let (batch, min_t, max_t) = sorted_samples(&rows, args.series, args.window_ns)?;
+        let (batch, series, min_t, max_t) = sorted_samples(&rows, args.series, args.window_ns)?;
         let path = ColdPath::Partitioned {
             tenant: tenant.clone(),
             hour_start_ns: hour,
@@ -101,7 +102,7 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
             first_window_ns: first_window,
             generation: args.generation,
         };
-        let bytes = encode_parquet(&path, &batch)?;
+        let bytes = encode_with_series(&path, &batch, &series)?;
         let entry = FileEntry {
             path: path.to_string(),
             kind: FileKind::Samples,
@@ -151,7 +152,7 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
         }
     }
     for ((tenant, hour), rows) in mgroups {
-        let (batch, min_t, max_t) = sorted_metrics(rows, args.metric_series)?;
+        let (batch, series, min_t, max_t) = sorted_metrics(rows, args.metric_series)?;
         let path = ColdPath::Partitioned {
             tenant: tenant.clone(),
             hour_start_ns: hour,
@@ -159,7 +160,7 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
             first_window_ns: first_window,
             generation: args.generation,
         };
-        let bytes = encode_parquet(&path, &batch)?;
+        let bytes = encode_with_series(&path, &batch, &series)?;
         let entry = FileEntry {
             path: path.to_string(),
             kind: FileKind::Metrics,
@@ -192,11 +193,14 @@ fn rank_series<K: Ord>(
     (local, rank)
 }
 
+/// A file's rows, its series with their row counts, and its time range.
+type Sorted = (RecordBatch, Vec<SeriesCount>, i64, i64);
+
 fn sorted_samples(
     rows: &[(i64, u32, u64, i64)],
     series: &[Arc<SeriesKey>],
     window_ns: i64,
-) -> Result<(RecordBatch, i64, i64)> {
+) -> Result<Sorted> {
     let (local, rank) = rank_series(rows.iter().map(|r| r.1), series);
     let mut ranked: Vec<(u32, u64, i64, i64)> = rows
         .iter()
@@ -213,17 +217,16 @@ fn sorted_samples(
         values: ScalarBuffer::from(ranked.iter().map(|r| r.3).collect::<Vec<_>>()),
     };
     let cols = SeriesColumns::for_samples(&local);
+    let counts = series_index::count(&local, ranked.iter().map(|r| r.0));
     Ok((
         arrays::samples_batch(&sample_rows, &cols, None)?,
+        counts,
         min_t,
         max_t,
     ))
 }
 
-fn sorted_metrics(
-    rows: Vec<(u32, i64, f64)>,
-    series: &[Arc<MetricKey>],
-) -> Result<(RecordBatch, i64, i64)> {
+fn sorted_metrics(rows: Vec<(u32, i64, f64)>, series: &[Arc<MetricKey>]) -> Result<Sorted> {
     let (local, rank) = rank_series(rows.iter().map(|r| r.0), series);
     let mut ranked: Vec<(u32, i64, f64)> = rows.iter().map(|(s, t, v)| (rank[s], *t, *v)).collect();
     ranked.sort_by_key(|a| (a.0, a.1));
@@ -235,8 +238,10 @@ fn sorted_metrics(
         values: ScalarBuffer::from(ranked.iter().map(|r| r.2).collect::<Vec<_>>()),
     };
     let cols = SeriesColumns::for_metrics(&local);
+    let counts = series_index::count(&local, ranked.iter().map(|r| r.0));
     Ok((
         arrays::metrics_batch(&metric_rows, &cols, None)?,
+        counts,
         min_t,
         max_t,
     ))
@@ -250,9 +255,18 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
-/// Encodes `batch` as one Parquet file (CPU: call it off the async workers).
-pub fn encode_parquet(path: &ColdPath, batch: &RecordBatch) -> Result<Vec<u8>> {
-    encode_with(path, batch, writer_properties())
+/// A samples or metrics file, its series listed in the footer
+/// ([`series_index`]).
+fn encode_with_series(
+    path: &ColdPath,
+    batch: &RecordBatch,
+    series: &[SeriesCount],
+) -> Result<Vec<u8>> {
+    let props = writer_properties()
+        .into_builder()
+        .set_key_value_metadata(Some(vec![series_index::footer(series)]))
+        .build();
+    encode_with(path, batch, props)
 }
 
 /// A stacks file: small row groups, read back one by one for evicted frames.
@@ -286,16 +300,4 @@ pub async fn put(store: &dyn ObjectStore, path: &ColdPath, bytes: Vec<u8>) -> Re
             source,
         })?;
     Ok(())
-}
-
-/// Encodes `batch` as one Parquet file and puts it at `path`; returns its size.
-pub async fn write_parquet(
-    store: &dyn ObjectStore,
-    path: &ColdPath,
-    batch: &RecordBatch,
-) -> Result<u64> {
-    let bytes = crate::supervise::blocking(|| encode_parquet(path, batch))?;
-    let len = bytes.len() as u64;
-    put(store, path, bytes).await?;
-    Ok(len)
 }

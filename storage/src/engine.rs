@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     pub stacks: Arc<StackTable>,
     pub series: SeriesTable<SeriesKey>,
     pub metric_series: SeriesTable<MetricKey>,
+    /// The series each cold file holds, read from its footer once.
+    pub series_cache: crate::series_index::SeriesCache,
     pub stats: EngineStats,
     pub compaction: tokio::sync::Mutex<()>,
     /// File count per (kind, tenant, hour) at the last merge check.
@@ -153,6 +155,7 @@ impl Engine {
             stacks,
             series: SeriesTable::default(),
             metric_series: SeriesTable::default(),
+            series_cache: Default::default(),
             stats: EngineStats::default(),
             compaction: tokio::sync::Mutex::new(()),
             merge_seen: std::sync::Mutex::new(HashMap::new()),
@@ -471,6 +474,11 @@ impl Engine {
 
     pub fn stats(&self) -> &EngineStats {
         &self.inner.stats
+    }
+
+    /// The series of cold files (see [`crate::series_index`]).
+    pub fn series_cache(&self) -> &crate::series_index::SeriesCache {
+        &self.inner.series_cache
     }
 
     /// Rows and bytes held in memory by hot (and persisting) windows.

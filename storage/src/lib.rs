@@ -50,6 +50,7 @@ pub mod schema;
 pub mod sequences;
 pub mod series;
 mod series_gc;
+pub mod series_index;
 mod stack_cache;
 pub mod supervise;
 pub mod wal;

@@ -21,6 +21,7 @@ use crate::manifest::{FileEntry, FileKind, Manifest};
 use crate::paths::{ColdPath, hour_start};
 use crate::published::PublishedManifest;
 use crate::schema;
+use crate::series_index;
 use arrow::datatypes::SchemaRef;
 use object_store::{ObjectStoreExt, path::Path};
 use parquet::arrow::ArrowWriter;
@@ -176,7 +177,8 @@ async fn merge_group(
     engine.sync_cold(&[crate::manifest::MANIFEST_PATH])?;
     let published = Arc::new(PublishedManifest::new(next, store.clone()));
     let old = std::mem::replace(&mut engine.write_state().manifest, published);
-    let replaced = files.iter().map(|f| f.path.clone()).collect();
+    let replaced: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+    engine.series_cache().forget(&replaced);
     match Arc::try_unwrap(old) {
         // No query reads the old version: delete now.
         Ok(old) => {
@@ -203,13 +205,17 @@ async fn merge_group(
 fn merge_bytes(kind: FileKind, raw: Vec<(String, bytes::Bytes)>) -> Result<(Vec<u8>, u64)> {
     let schema = schema_of(kind);
     let mut inputs: Vec<SortedInput> = Vec::with_capacity(raw.len());
+    let mut footers = Vec::with_capacity(raw.len());
     for (name, bytes) in raw {
         let perr = |source| Error::Parquet {
             path: name.clone(),
             source,
         };
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .map_err(perr)?
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(perr)?;
+        footers.push(series_index::from_footer(
+            builder.metadata().file_metadata().key_value_metadata(),
+        ));
+        let reader = builder
             .with_batch_size(MERGE_BATCH_ROWS)
             .build()
             .map_err(perr)?;
@@ -225,9 +231,14 @@ fn merge_bytes(kind: FileKind, raw: Vec<(String, bytes::Bytes)>) -> Result<(Vec<
     } else {
         MERGE_ROW_GROUP_ROWS
     };
+    // The output lists the inputs' series together (when they all do).
+    let footer = series_index::union(&footers)
+        .filter(|_| kind != FileKind::Stacks)
+        .map(|s| vec![series_index::footer(&s)]);
     let props: WriterProperties = writer_properties()
         .into_builder()
         .set_max_row_group_row_count(Some(group_rows))
+        .set_key_value_metadata(footer)
         .build();
     let mut buf = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buf, schema.clone(), Some(props)).map_err(perr)?;
@@ -365,6 +376,17 @@ mod tests {
                         .unwrap()
                         .as_primitive::<Int64Type>();
                     assert_eq!(v.values().iter().sum::<i64>(), expected);
+                    // The footer lists the series the rows hold.
+                    let footer = engine
+                        .series_cache()
+                        .of(engine.store().clone(), f)
+                        .await
+                        .unwrap();
+                    let mut counted = HashMap::new();
+                    crate::series_index::count_batch(&all, &mut counted);
+                    assert_eq!(*footer, crate::series_index::sorted(counted));
+                    assert_eq!(footer.len(), 6, "{footer:?}");
+                    assert!(footer.iter().all(|s| s.rows == 60), "{footer:?}");
                 }
                 FileKind::Stacks => {
                     let ids = all.column(0).as_primitive::<UInt64Type>();

@@ -25,6 +25,44 @@ pub struct Matcher {
     pub value: String,
 }
 
+impl Matcher {
+    /// This matcher compiled for evaluating in memory (regexes anchored).
+    pub fn compile(&self) -> Result<Compiled, ReadError> {
+        let re = match self.op {
+            Op::Re | Op::NotRe => Some(
+                regex::Regex::new(&format!("^(?:{})$", self.value))
+                    .map_err(|e| ReadError::param("query", e.to_string()))?,
+            ),
+            Op::Eq | Op::Ne => None,
+        };
+        Ok(Compiled {
+            matcher: self.clone(),
+            re,
+        })
+    }
+}
+
+/// A matcher ready to test values (series browsing tests keys in memory).
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub matcher: Matcher,
+    re: Option<regex::Regex>,
+}
+
+impl Compiled {
+    /// Whether `value` (`""` for a missing label) passes.
+    pub fn matches(&self, value: &str) -> bool {
+        let m = &self.matcher;
+        match (m.op, &self.re) {
+            (Op::Eq, _) => value == m.value,
+            (Op::Ne, _) => value != m.value,
+            (Op::Re, Some(re)) => re.is_match(value),
+            (Op::NotRe, Some(re)) => !re.is_match(value),
+            (Op::Re | Op::NotRe, None) => false,
+        }
+    }
+}
+
 /// Parses `{...}` (the braces may be left out; empty means everything).
 pub fn parse_selector(param: &str, raw: &str) -> Result<Vec<Matcher>, ReadError> {
     let bad = |reason: String| ReadError::param(param, reason);
@@ -135,6 +173,10 @@ mod tests {
             parse_selector("query", r#"a="x\"y""#).unwrap()[0].value,
             "x\"y"
         );
+        let c = m[1].compile().unwrap();
+        assert!(c.matches("prod") && c.matches("stage") && !c.matches("production"));
+        let c = m[3].compile().unwrap();
+        assert!(!c.matches("t1") && c.matches("x"));
         for bad in [
             r#"{a="x""#,
             r#"{a=x}"#,

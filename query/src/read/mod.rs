@@ -8,11 +8,13 @@
 //!   ─▶ focus / ignore / hide ─▶ Tree (tree.rs) ─▶ columnar wire form
 //!                              └▶ per-function table (top.rs)
 //! SQL over `profiles`/`metrics` GROUP BY step, group ─▶ Timeline (timeline.rs)
+//! series of hot windows + cold files' footers ─▶ label browsing (browse.rs)
 //! ```
 //!
 //! HTTP handlers (in the server crate) only turn parameters into a
 //! [`Selection`] and results into JSON.
 
+pub mod browse;
 pub mod flame;
 pub mod matchers;
 pub mod selection;

@@ -122,3 +122,108 @@ async fn flame_graph_and_top_table_equal_go_tool_pprof() {
         }
     }
 }
+
+/// Browsing lists what was ingested, by frequency, the same from the hot
+/// tier and (after a flush) from the cold files' footers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_browsing_lists_series_by_frequency_hot_and_cold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start(&tmp.path().join("data"), &["--queries-per-sec", "0"])
+        .await
+        .unwrap();
+    let uploads = [
+        (
+            "api.cpu%7Benv%3Dprod%2Cpod%3Da%7D",
+            "",
+            "main;a 1\nmain;b 2\nmain;c 3\n",
+        ),
+        (
+            "api.cpu%7Benv%3Dprod%2Cpod%3Db%7D",
+            "",
+            "main;a 1\nmain;b 2\nmain;d 3\n",
+        ),
+        (
+            "api.alloc_space%7Benv%3Dprod%2Cpod%3Da%7D",
+            "&units=bytes",
+            "main;a 10\nmain;e 20\n",
+        ),
+        ("db.cpu%7Benv%3Dstage%7D", "", "main;q 4\nmain;r 5\n"),
+    ];
+    for (name, extra, body) in uploads {
+        let (st, msg) = s
+            .post(
+                &format!("/ingest?name={name}&format=folded{extra}"),
+                body.as_bytes().to_vec(),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(st, 200, "{name}: {msg}");
+    }
+    let listed = |v: &Value| -> Vec<(String, u64)> {
+        v["values"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no values: {v}"))
+            .iter()
+            .map(|x| {
+                (
+                    x["name"].as_str().unwrap().to_string(),
+                    x["rows"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let owned = |v: &[(&str, u64)]| -> Vec<(String, u64)> {
+        v.iter().map(|(n, r)| (n.to_string(), *r)).collect()
+    };
+    for tier in ["hot", "cold"] {
+        if tier == "cold" {
+            s.flush().await.unwrap();
+        }
+        let (st, v) = get(&s, "/api/v1/services").await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(listed(&v), owned(&[("api", 8), ("db", 2)]), "{tier}");
+        let (_, v) = get(&s, "/api/v1/profile_types").await;
+        assert_eq!(
+            listed(&v),
+            owned(&[("cpu", 8), ("alloc_space", 2)]),
+            "{tier}"
+        );
+        assert_eq!(v["values"][1]["unit"], "bytes", "{tier}");
+        let (_, v) = get(&s, "/api/v1/labels").await;
+        assert_eq!(
+            listed(&v),
+            owned(&[("env", 10), ("service", 10), ("pod", 8)]),
+            "{tier}"
+        );
+        let (_, v) = get(&s, "/api/v1/label_values?name=pod").await;
+        assert_eq!(listed(&v), owned(&[("a", 5), ("b", 3)]), "{tier}");
+        let (_, v) = get(&s, "/api/v1/label_values?name=pod&profile_type=cpu").await;
+        assert_eq!(listed(&v), owned(&[("a", 3), ("b", 3)]), "{tier}");
+        let (_, v) = get(&s, "/api/v1/services?query=%7Benv%3D%22stage%22%7D").await;
+        assert_eq!(listed(&v), owned(&[("db", 2)]), "{tier}");
+        let (_, v) = get(&s, "/api/v1/label_values?name=service&prefix=a").await;
+        assert_eq!(listed(&v), owned(&[("api", 8)]), "{tier}");
+        let (_, v) = get(&s, "/api/v1/services?limit=1").await;
+        assert_eq!(listed(&v), owned(&[("api", 8)]), "{tier}");
+        assert_eq!(
+            (v["total"].as_u64(), v["truncated"].as_bool()),
+            (Some(2), Some(true))
+        );
+        // Unknown names give empty lists; a range before the data too.
+        let (st, v) = get(&s, "/api/v1/labels?service=nope").await;
+        assert_eq!((st, listed(&v)), (200, vec![]), "{tier}");
+        let (_, v) = get(&s, "/api/v1/services?from=now-3h&to=now-2h").await;
+        assert_eq!(listed(&v), vec![], "{tier}");
+    }
+    for (path, names) in [
+        ("/api/v1/services?limit=0", "limit"),
+        ("/api/v1/label_values", "name"),
+        ("/api/v1/labels?query=%7Benv%3D%7D", "query"),
+        ("/api/v1/services?from=yesterday", "from"),
+    ] {
+        let (st, v) = get(&s, path).await;
+        assert_eq!(st, 400, "{path}: {v}");
+        assert!(v.to_string().contains(names), "{path}: {v}");
+    }
+}

@@ -6,6 +6,7 @@
 //! scope, charged to the same query rate, concurrency and time limits as
 //! `/api/v1/query`.
 
+pub mod browse;
 pub mod flamegraph;
 pub mod timeline;
 pub mod top;
@@ -13,13 +14,29 @@ pub mod top;
 use crate::auth::{Permission, Principal};
 use crate::error::ApiError;
 use crate::ratelimit::QuerySlot;
-use crate::state::{AppState, Ready};
+use crate::state::{AppState, Ready, SharedState};
+use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use flarego_query::read::{ReadError, Selection};
 use flarego_storage::TenantId;
 use std::collections::BTreeMap;
 use std::io::Write;
+
+/// The read API's routes.
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/api/v1/flamegraph", get(flamegraph::flamegraph))
+        .route("/api/v1/top", get(top::top))
+        .route("/api/v1/timeline", get(timeline::timeline))
+        .route("/api/v1/metrics/series", get(timeline::metric_series))
+        .route("/api/v1/services", get(browse::services))
+        .route("/api/v1/profile_types", get(browse::profile_types))
+        .route("/api/v1/metric_names", get(browse::metric_names))
+        .route("/api/v1/labels", get(browse::labels))
+        .route("/api/v1/label_values", get(browse::label_values))
+}
 
 /// Query parameters, as sent.
 pub type Params = BTreeMap<String, String>;
