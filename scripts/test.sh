@@ -3,8 +3,8 @@
 # Debian's golang-go (the Go workload and `go tool pprof`), openssl (keys
 # and certificates for the security tests), curl (requests exactly as a
 # browser sends them), util-linux's prlimit (a server out of file
-# descriptors) and the Python module duckdb (the open-files check). Safe
-# to run again.
+# descriptors) and the Python modules duckdb (the open-files check) and
+# jsonschema (the .fgo schema check). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,10 +23,12 @@ if [ "${#apt_missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_missing[@]}"
 fi
-if ! python3 -c "import duckdb" >/dev/null 2>&1; then
-  echo "installing duckdb (pip)"
-  python3 -m pip install --quiet duckdb
-fi
+for module in duckdb jsonschema; do
+  if ! python3 -c "import $module" >/dev/null 2>&1; then
+    echo "installing $module (pip)"
+    python3 -m pip install --quiet "$module"
+  fi
+done
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest (cargo)"
   cargo install --locked cargo-nextest

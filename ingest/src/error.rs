@@ -51,6 +51,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("forbidden: {0}")]
     Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -79,6 +81,7 @@ impl ApiError {
             }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -17,13 +17,16 @@
 //!
 //! Tenant scope is applied inside the scans ([`tables::ScanScope`]), below
 //! SQL. Profiling functions live in [`udf`]; results are turned into JSON
-//! rows by [`output`].
+//! rows by [`output`]. The read API's logic (flame graphs, top tables,
+//! timelines, browsing, exports) is in [`read`]; stored `.fgo` snapshots
+//! in [`snapshots`].
 
 pub mod error;
 pub mod late_frames;
 pub mod output;
 pub mod read;
 pub mod session;
+pub mod snapshots;
 pub mod tables;
 pub mod udf;
 

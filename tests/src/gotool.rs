@@ -51,6 +51,40 @@ pub fn build_folder(rel: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
+/// Go sample types of `profgen`'s profiles, as `(file, sample index,
+/// FlareGo profile type)`.
+pub const PROFGEN_TYPES: [(&str, &str, &str); 11] = [
+    ("cpu", "samples", "cpu_samples"),
+    ("cpu", "cpu", "cpu"),
+    ("heap", "alloc_objects", "alloc_objects"),
+    ("heap", "alloc_space", "alloc_space"),
+    ("heap", "inuse_objects", "heap_inuse_objects"),
+    ("heap", "inuse_space", "heap_inuse_space"),
+    ("goroutine", "goroutine", "goroutine"),
+    ("block", "contentions", "block_contentions"),
+    ("block", "delay", "block_delay"),
+    ("mutex", "contentions", "mutex_contentions"),
+    ("mutex", "delay", "mutex_delay"),
+];
+
+/// Builds and runs `profgen` under `dir`: returns the folder holding its
+/// `cpu`, `heap`, `goroutine`, `block` and `mutex` `.pb.gz` files.
+pub fn profgen_profiles(dir: &Path) -> anyhow::Result<PathBuf> {
+    let bin = build("profgen", dir)?;
+    let out = dir.join("profiles");
+    std::fs::create_dir_all(&out)?;
+    let status = Command::new(&bin)
+        .arg("-out")
+        .arg(&out)
+        .args(["-cpu", "700ms"])
+        .status()
+        .context("running profgen")?;
+    if !status.success() {
+        bail!("profgen failed: {status}");
+    }
+    Ok(out)
+}
+
 /// What `go tool pprof -raw` says of one profile.
 #[derive(Debug, Default, Clone)]
 pub struct RawProfile {
@@ -61,6 +95,9 @@ pub struct RawProfile {
     /// Per sample type: total per leaf function (the first line of the
     /// first location).
     pub leaf_totals: Vec<BTreeMap<String, i64>>,
+    /// Per sample type: total per stack of function names, root first
+    /// (inlined frames expanded), zero totals left out.
+    pub stacks: Vec<BTreeMap<Vec<String>, i64>>,
 }
 
 /// Runs `go tool pprof -raw FILE` and parses it.
@@ -89,8 +126,9 @@ fn parse_raw(text: &str) -> anyhow::Result<RawProfile> {
     }
     let mut sec = Section::Head;
     let mut raw = RawProfile::default();
-    let mut samples: Vec<(Vec<i64>, u64)> = Vec::new();
-    let mut leaf_of: BTreeMap<u64, String> = BTreeMap::new();
+    let mut samples: Vec<(Vec<i64>, Vec<u64>)> = Vec::new();
+    let mut lines_of: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    let mut current: Option<u64> = None;
     let mut header_pending = false;
     for line in text.lines() {
         match line.trim_end() {
@@ -133,35 +171,56 @@ fn parse_raw(text: &str) -> anyhow::Result<RawProfile> {
                     .split_whitespace()
                     .map(|v| v.parse().unwrap_or(0))
                     .collect();
-                let first = locs
+                let locs: Vec<u64> = locs
                     .split_whitespace()
-                    .next()
-                    .and_then(|l| l.parse().ok())
-                    .unwrap_or(0);
-                samples.push((values, first));
+                    .filter_map(|l| l.parse().ok())
+                    .collect();
+                samples.push((values, locs));
             }
             Section::Locations => {
                 // `ID: 0xADDR M=N function file:line s=N`; inlined callers
                 // follow on indented lines without an ID.
                 let mut toks = t.split_whitespace();
-                if let Some(id) = toks
-                    .next()
+                let first = toks.next();
+                if let Some(id) = first
                     .and_then(|i| i.strip_suffix(':'))
                     .and_then(|i| i.parse::<u64>().ok())
                 {
                     let rest: Vec<&str> = toks.collect();
                     let func = rest.iter().skip_while(|x| !x.starts_with("M=")).nth(1);
+                    let lines = lines_of.entry(id).or_default();
                     if let Some(f) = func {
-                        leaf_of.insert(id, f.to_string());
+                        lines.push(f.to_string());
                     }
+                    current = Some(id);
+                } else if let (Some(f), Some(id)) = (first, current) {
+                    lines_of.entry(id).or_default().push(f.to_string());
                 }
             }
             _ => {}
         }
     }
-    for (values, loc) in samples {
-        let leaf = leaf_of.get(&loc).cloned().unwrap_or_default();
+    raw.stacks = vec![BTreeMap::new(); raw.sample_types.len()];
+    for (values, locs) in samples {
+        let leaf = locs
+            .first()
+            .and_then(|l| lines_of.get(l))
+            .and_then(|l| l.first())
+            .cloned()
+            .unwrap_or_default();
+        // Leaf first in the output (and within a location, the inlined
+        // frame first): reversed, root first.
+        let mut stack: Vec<String> = locs
+            .iter()
+            .flat_map(|l| lines_of.get(l).cloned().unwrap_or_default())
+            .collect();
+        stack.reverse();
         for (i, v) in values.iter().enumerate() {
+            if *v != 0
+                && let Some(m) = raw.stacks.get_mut(i)
+            {
+                *m.entry(stack.clone()).or_default() += v;
+            }
             if let Some(t) = raw.totals.get_mut(i) {
                 *t += v;
             }
@@ -186,6 +245,12 @@ mod tests {
         assert_eq!(r.totals, vec![798, 4713141803]);
         assert_eq!(r.leaf_totals[0]["sync.(*Mutex).Lock"], 797);
         assert_eq!(r.leaf_totals[1]["sync.(*WaitGroup).Wait"], 1193106509);
+        let s = |f: &[&str]| f.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            r.stacks[0][&s(&["main.contend", "sync.(*Mutex).Lock"])],
+            797
+        );
+        assert_eq!(r.stacks[0][&s(&["main.main", "sync.(*WaitGroup).Wait"])], 1);
     }
 }
 

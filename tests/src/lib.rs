@@ -12,6 +12,7 @@
 //!   `go tool pprof -raw` output.
 //! - [`fuzz`] mutates real inputs of every network decoder and checks
 //!   each for panics, allocation past its budget and hangs.
+//! - [`schema`] validates `.fgo` documents against their JSON Schema.
 //! - [`slt`] runs `.slt` files against an in-process query engine holding
 //!   both hot and cold data.
 
@@ -20,6 +21,7 @@ pub mod fuzz;
 pub mod goservice;
 pub mod gotool;
 pub mod pprof;
+pub mod schema;
 pub mod server;
 pub mod slt;
 

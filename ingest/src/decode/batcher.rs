@@ -122,21 +122,24 @@ impl<'a> Batcher<'a> {
     /// number of samples, and the times of its rows against a write
     /// received at `received_ns`.
     pub fn finish(self, limits: &Limits, received_ns: i64) -> DecodeResult<WriteBatch> {
+        let batch = self.finish_untimed(limits)?;
+        let times = batch.series.iter().map(|s| ("profile", s.time_ns));
+        let metric_times = batch.metrics.iter().map(|m| ("metric point", m.time_ns));
+        for (what, t) in times.chain(metric_times) {
+            super::check_time(what, t, received_ns, limits)?;
+        }
+        Ok(batch)
+    }
+
+    /// The batch, checked against the number of samples only (for rows
+    /// that are not stored under their time, such as an import).
+    pub fn finish_untimed(self, limits: &Limits) -> DecodeResult<WriteBatch> {
         let rows = self.batch.sample_rows();
         if rows > limits.max_samples {
             return Err(DecodeError::TooManySamples {
                 count: rows,
                 limit: limits.max_samples,
             });
-        }
-        let times = self.batch.series.iter().map(|s| ("profile", s.time_ns));
-        let metric_times = self
-            .batch
-            .metrics
-            .iter()
-            .map(|m| ("metric point", m.time_ns));
-        for (what, t) in times.chain(metric_times) {
-            super::check_time(what, t, received_ns, limits)?;
         }
         Ok(self.batch)
     }

@@ -17,6 +17,7 @@ pub mod chunk;
 pub mod error;
 pub mod folded;
 pub mod gzip;
+pub mod import;
 pub mod labels;
 pub mod pprof;
 pub mod pprof_scan;

@@ -137,6 +137,35 @@ pub fn add_profile(
     Ok(())
 }
 
+/// The profile type of the sample type pprof shows by default: the one
+/// `default_sample_type` names, else the last.
+pub fn default_profile_type(profile: &Profile, hint: ProfileHint) -> DecodeResult<String> {
+    let table = StringTable::new(profile)?;
+    let period_type = match &profile.period_type {
+        Some(p) => table.get(p.r#type)?,
+        None => "",
+    };
+    let named = (profile.default_sample_type != 0).then(|| table.get(profile.default_sample_type));
+    let st = match named.transpose()? {
+        Some(name) => profile
+            .sample_type
+            .iter()
+            .find(|st| table.get(st.r#type).ok() == Some(name)),
+        None => profile.sample_type.last(),
+    };
+    let st = st.ok_or_else(|| DecodeError::BadPprof {
+        what: "profile".into(),
+        reason: "it has no sample types".into(),
+    })?;
+    Ok(map_sample_type(
+        table.get(st.r#type)?,
+        table.get(st.unit)?,
+        period_type,
+        hint,
+    )
+    .0)
+}
+
 /// Samples of each (label set, sample type index).
 type SeriesRows = BTreeMap<(u32, usize), Vec<(StackId, i64)>>;
 

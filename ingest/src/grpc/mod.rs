@@ -47,6 +47,7 @@ pub fn status_of(e: ApiError) -> Status {
         ApiError::RateLimited { message, .. } => Status::resource_exhausted(message),
         ApiError::Unauthorized => Status::unauthenticated(e.to_string()),
         ApiError::Forbidden(m) => Status::permission_denied(m),
+        ApiError::NotFound(m) => Status::not_found(m),
         ApiError::Internal(m) => {
             tracing::error!(error = %m, "agent stream failed");
             Status::internal("internal error")

@@ -83,6 +83,7 @@ fn connect_error(e: ApiError) -> Response {
         ApiError::TooManyRequests(_) | ApiError::RateLimited { .. } => "resource_exhausted",
         ApiError::Unauthorized => "unauthenticated",
         ApiError::Forbidden(_) => "permission_denied",
+        ApiError::NotFound(_) => "not_found",
         ApiError::Internal(detail) => {
             tracing::error!(error = %detail, "push failed");
             "internal"

@@ -25,6 +25,30 @@ pub struct Matcher {
     pub value: String,
 }
 
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = match self.op {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Re => "=~",
+            Op::NotRe => "!~",
+        };
+        let v = self
+            .value
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+            .replace('\t', "\\t");
+        write!(f, "{}{op}\"{v}\"", self.name)
+    }
+}
+
+/// Matchers written back as a selector (`{a="x",b=~"y"}`).
+pub fn selector_string(matchers: &[Matcher]) -> String {
+    let parts: Vec<String> = matchers.iter().map(Matcher::to_string).collect();
+    format!("{{{}}}", parts.join(","))
+}
+
 impl Matcher {
     /// This matcher compiled for evaluating in memory (regexes anchored).
     pub fn compile(&self) -> Result<Compiled, ReadError> {
@@ -173,6 +197,9 @@ mod tests {
             parse_selector("query", r#"a="x\"y""#).unwrap()[0].value,
             "x\"y"
         );
+        assert_eq!(parse_selector("q", &selector_string(&m)).unwrap(), m);
+        let odd = parse_selector("q", r#"{a="x\"y\\z\n"}"#).unwrap();
+        assert_eq!(parse_selector("q", &selector_string(&odd)).unwrap(), odd);
         let c = m[1].compile().unwrap();
         assert!(c.matches("prod") && c.matches("stage") && !c.matches("production"));
         let c = m[3].compile().unwrap();

@@ -9,12 +9,14 @@
 //!                              └▶ per-function table (top.rs)
 //! SQL over `profiles`/`metrics` GROUP BY step, group ─▶ Timeline (timeline.rs)
 //! series of hot windows + cold files' footers ─▶ label browsing (browse.rs)
+//! stacks ─▶ pprof / folded; tree + top + timelines + metrics ─▶ .fgo (export/)
 //! ```
 //!
 //! HTTP handlers (in the server crate) only turn parameters into a
 //! [`Selection`] and results into JSON.
 
 pub mod browse;
+pub mod export;
 pub mod flame;
 pub mod matchers;
 pub mod selection;

@@ -13,7 +13,7 @@ use crate::QueryEngine;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use flarego_storage::TenantId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Most points a requested step may give.
@@ -108,7 +108,7 @@ impl Agg {
 }
 
 /// One group's points.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Series {
     pub group: String,
     pub values: Vec<f64>,
@@ -116,7 +116,7 @@ pub struct Series {
 }
 
 /// Points per step.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Timeline {
     pub step_ns: i64,
     /// Start of each step, ns.

@@ -6,12 +6,12 @@ use super::stacks::StackValues;
 use super::{ReadError, Selection};
 use crate::QueryEngine;
 use flarego_storage::TenantId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// One function of the table.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TopRow {
     pub function: String,
     #[serde(rename = "self")]

@@ -13,7 +13,7 @@
 //! child per parent, carrying exactly their value; the response says how
 //! many nodes and how much value were merged.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The name of the merged node `max_nodes` makes.
@@ -212,7 +212,7 @@ fn subtree_size(kids: &[Vec<u32>], node: u32) -> u64 {
 
 /// The wire form of a tree. Every value is the number shown times
 /// `scale`.
-#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Columnar {
     pub scale: i64,
     pub names: Vec<String>,
@@ -221,9 +221,9 @@ pub struct Columnar {
     pub total: Vec<i64>,
     #[serde(rename = "self")]
     pub self_: Vec<i64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub total_b: Vec<i64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub self_b: Vec<i64>,
     pub pruned_nodes: u64,
     pub pruned_value: i64,
@@ -250,6 +250,40 @@ impl Columnar {
             *v /= g;
         }
         self.scale = g;
+    }
+
+    /// The stacks the tree was built from (root first, without the
+    /// `total` root), each node's self value unscaled: what an export
+    /// of a stored tree writes.
+    pub fn stacks(&self) -> Vec<(Vec<std::sync::Arc<str>>, i64)> {
+        let names: Vec<std::sync::Arc<str>> = self
+            .names
+            .iter()
+            .map(|n| std::sync::Arc::from(n.as_str()))
+            .collect();
+        let mut path: Vec<std::sync::Arc<str>> = Vec::new();
+        let mut out = Vec::new();
+        for i in 1..self.name.len() {
+            let depth = self.depth[i] as usize;
+            if depth == 0 {
+                continue;
+            }
+            path.truncate(depth - 1);
+            let Some(name) = names.get(self.name[i] as usize) else {
+                continue;
+            };
+            path.push(name.clone());
+            let v = self
+                .self_
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_mul(self.scale);
+            if v != 0 {
+                out.push((path.clone(), v));
+            }
+        }
+        out
     }
 
     /// The value of node `i`'s total, unscaled.
@@ -300,6 +334,22 @@ mod tests {
         let selfs: Vec<i64> = c.self_.iter().map(|v| v * c.scale).collect();
         assert_eq!(selfs, [0, 5, 20, 10, 30]);
         assert_eq!((c.pruned_nodes, c.pruned_value), (0, 0));
+        let mut back: Vec<(Vec<String>, i64)> = c
+            .stacks()
+            .into_iter()
+            .map(|(f, v)| (f.iter().map(|s| s.to_string()).collect(), v))
+            .collect();
+        back.sort();
+        let s = |f: &[&str], v| (f.iter().map(|x| x.to_string()).collect::<Vec<_>>(), v);
+        assert_eq!(
+            back,
+            [
+                s(&["main"], 5),
+                s(&["main", "a"], 20),
+                s(&["main", "a", "x"], 10),
+                s(&["main", "b"], 30)
+            ]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod connections;
 mod crash;
 mod duckdb;
 mod durability;
+mod export_import;
 mod fuzz;
 mod go_profiles;
 mod hostile;

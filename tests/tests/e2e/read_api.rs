@@ -7,21 +7,6 @@ use flarego_tests::gotool;
 use flarego_tests::server::TestServer;
 use serde_json::Value;
 
-/// Go sample types and the profile types they are stored under.
-const TYPES: [(&str, &str, &str); 11] = [
-    ("cpu", "samples", "cpu_samples"),
-    ("cpu", "cpu", "cpu"),
-    ("heap", "alloc_objects", "alloc_objects"),
-    ("heap", "alloc_space", "alloc_space"),
-    ("heap", "inuse_objects", "heap_inuse_objects"),
-    ("heap", "inuse_space", "heap_inuse_space"),
-    ("goroutine", "goroutine", "goroutine"),
-    ("block", "contentions", "block_contentions"),
-    ("block", "delay", "block_delay"),
-    ("mutex", "contentions", "mutex_contentions"),
-    ("mutex", "delay", "mutex_delay"),
-];
-
 async fn get(s: &TestServer, path: &str) -> (u16, Value) {
     let r = s
         .client()
@@ -36,16 +21,7 @@ async fn get(s: &TestServer, path: &str) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flame_graph_and_top_table_equal_go_tool_pprof() {
     let tmp = tempfile::tempdir().unwrap();
-    let bin = gotool::build("profgen", tmp.path()).unwrap();
-    let out = tmp.path().join("profiles");
-    std::fs::create_dir_all(&out).unwrap();
-    let status = std::process::Command::new(&bin)
-        .arg("-out")
-        .arg(&out)
-        .args(["-cpu", "700ms"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let out = gotool::profgen_profiles(tmp.path()).unwrap();
     let s = TestServer::start(&tmp.path().join("data"), &["--queries-per-sec", "0"])
         .await
         .unwrap();
@@ -61,7 +37,7 @@ async fn flame_graph_and_top_table_equal_go_tool_pprof() {
             .unwrap();
         assert_eq!(st, 200, "{kind}: {msg}");
     }
-    for (kind, index, pt) in TYPES {
+    for (kind, index, pt) in gotool::PROFGEN_TYPES {
         let (total, theirs) = gotool::pprof_top(&out.join(format!("{kind}.pb.gz")), index).unwrap();
         let sel = format!(
             "service=profgen&profile_type={pt}&query=%7Binstance%3D%22{kind}%22%7D&from=now-1d"

@@ -7,7 +7,9 @@
 //! `/api/v1/query`.
 
 pub mod browse;
+pub mod export;
 pub mod flamegraph;
+pub mod snapshots;
 pub mod timeline;
 pub mod top;
 
@@ -18,7 +20,7 @@ use crate::state::{AppState, Ready, SharedState};
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use flarego_query::read::{ReadError, Selection};
 use flarego_storage::TenantId;
 use std::collections::BTreeMap;
@@ -36,6 +38,13 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/metric_names", get(browse::metric_names))
         .route("/api/v1/labels", get(browse::labels))
         .route("/api/v1/label_values", get(browse::label_values))
+        .route("/api/v1/export", get(export::export))
+        .route("/api/v1/import", post(snapshots::import))
+        .route("/api/v1/snapshots", get(snapshots::list))
+        .route(
+            "/api/v1/snapshots/{id}",
+            get(snapshots::get).delete(snapshots::delete),
+        )
 }
 
 /// Query parameters, as sent.
@@ -56,7 +65,17 @@ pub fn begin<'a>(
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<ReadCtx<'a>, ApiError> {
-    let principal = state.auth.authorize(headers, Permission::Query)?;
+    begin_as(state, headers, params, Permission::Query)
+}
+
+/// [`begin`] for a request that needs permission `need`.
+pub fn begin_as<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    params: &Params,
+    need: Permission,
+) -> Result<ReadCtx<'a>, ApiError> {
+    let principal = state.auth.authorize(headers, need)?;
     let ready = state.ready()?;
     let mut scope = principal.read_scope(headers)?;
     if let Some(t) = params.get("tenant") {
