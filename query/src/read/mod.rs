@@ -7,6 +7,8 @@
 //!   ─▶ frames per stack (memory, else the stacks files)
 //!   ─▶ focus / ignore / hide ─▶ Tree (tree.rs) ─▶ columnar wire form
 //!                              └▶ per-function table (top.rs)
+//!   two selections ─▶ one tree with both sides (diff.rs)
+//!   one function ─▶ callers and callees trees (sandwich.rs)
 //! SQL over `profiles`/`metrics` GROUP BY step, group ─▶ Timeline (timeline.rs)
 //! series of hot windows + cold files' footers ─▶ label browsing (browse.rs)
 //! stacks ─▶ pprof / folded; tree + top + timelines + metrics ─▶ .fgo (export/)
@@ -16,9 +18,11 @@
 //! [`Selection`] and results into JSON.
 
 pub mod browse;
+pub mod diff;
 pub mod export;
 pub mod flame;
 pub mod matchers;
+pub mod sandwich;
 pub mod selection;
 pub mod stacks;
 pub mod time;

@@ -6,6 +6,7 @@
 use flarego_tests::gotool;
 use flarego_tests::server::TestServer;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 async fn get(s: &TestServer, path: &str) -> (u16, Value) {
     let r = s
@@ -199,6 +200,203 @@ async fn label_browsing_lists_series_by_frequency_hot_and_cold() {
         ("/api/v1/services?from=yesterday", "from"),
     ] {
         let (st, v) = get(&s, path).await;
+        assert_eq!(st, 400, "{path}: {v}");
+        assert!(v.to_string().contains(names), "{path}: {v}");
+    }
+}
+
+/// Constructed data with known answers: diff (raw and normalized),
+/// sandwich, `max_nodes`, timelines with explicit zeros, empty answers
+/// for unknown names, and bad parameters named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_sandwich_pruning_and_timelines_on_known_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start(&tmp.path().join("data"), &["--queries-per-sec", "0"])
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let t0 = (now - 600) / 60 * 60;
+    // 10 ms per sample (100 Hz).
+    for (env, at, body) in [
+        ("prod", t0, "main;a 6\nmain;b 4\n"),
+        ("stage", t0, "main;a 10\nmain;c 10\n"),
+        ("prod", t0 + 60, "main;a 2\n"),
+    ] {
+        let (st, msg) = s
+            .post(
+                &format!("/ingest?name=api.cpu%7Benv%3D{env}%7D&format=folded&from={at}"),
+                body.as_bytes().to_vec(),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(st, 200, "{msg}");
+    }
+    let ms = 10_000_000i64;
+    let range = format!("service=api&from={}&to={}", t0 - 30, t0 + 90);
+    let node = |tree: &Value, name: &str, col: &str| -> i64 {
+        let scale = tree["scale"].as_i64().unwrap();
+        let names = tree["names"].as_array().unwrap();
+        let idx = names.iter().position(|n| n == name).unwrap() as u64;
+        let i = tree["name"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|n| n.as_u64() == Some(idx))
+            .unwrap();
+        tree[col][i].as_i64().unwrap() * scale
+    };
+
+    // Diff: prod against stage.
+    let q = |env: &str| format!("%7Benv%3D%22{env}%22%7D");
+    let (st, d) = get(
+        &s,
+        &format!(
+            "/api/v1/diff?{range}&base_query={}&comp_query={}",
+            q("prod"),
+            q("stage")
+        ),
+    )
+    .await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(
+        (d["base_total"].as_i64(), d["comp_total"].as_i64()),
+        (Some(12 * ms), Some(20 * ms))
+    );
+    let t = &d["tree"];
+    assert_eq!(
+        (node(t, "a", "total"), node(t, "a", "total_b")),
+        (8 * ms, 10 * ms)
+    );
+    assert_eq!((node(t, "b", "self"), node(t, "b", "self_b")), (4 * ms, 0));
+    assert_eq!((node(t, "c", "self"), node(t, "c", "self_b")), (0, 10 * ms));
+    let (_, d) = get(
+        &s,
+        &format!(
+            "/api/v1/diff?{range}&base_query={}&comp_query={}&normalize=true",
+            q("prod"),
+            q("stage")
+        ),
+    )
+    .await;
+    assert_eq!(d["comp_factor"], 0.6);
+    assert_eq!(node(&d["tree"], "total", "total_b"), 12 * ms);
+    assert_eq!(node(&d["tree"], "a", "total_b"), 6 * ms);
+    // Two ranges of the same series.
+    let (_, d) = get(
+        &s,
+        &format!(
+            "/api/v1/diff?service=api&query={}&base_from={}&base_to={}&comp_from={}&comp_to={}",
+            q("prod"),
+            t0 - 5,
+            t0 + 5,
+            t0 + 55,
+            t0 + 65
+        ),
+    )
+    .await;
+    assert_eq!(
+        (d["base_total"].as_i64(), d["comp_total"].as_i64()),
+        (Some(10 * ms), Some(2 * ms))
+    );
+
+    // Sandwich of `a`: called by main only, calls nothing.
+    let (st, sw) = get(&s, &format!("/api/v1/sandwich?{range}&function=a")).await;
+    assert_eq!(st, 200, "{sw}");
+    assert_eq!(sw["function_total"], 18 * ms);
+    assert_eq!(sw["total"], 32 * ms);
+    assert_eq!(node(&sw["callers"], "main", "total"), 18 * ms);
+    assert_eq!(
+        sw["callees"]["name"].as_array().unwrap().len(),
+        2,
+        "total and a"
+    );
+
+    // max_nodes: totals kept, `other` carries exactly what it merged.
+    let (_, full) = get(&s, &format!("/api/v1/flamegraph?{range}")).await;
+    assert_eq!(full["nodes"], 5);
+    let (_, pruned) = get(&s, &format!("/api/v1/flamegraph?{range}&max_nodes=2")).await;
+    let t = &pruned["tree"];
+    assert_eq!(node(t, "total", "total"), 32 * ms);
+    assert_eq!(
+        node(t, "other", "total"),
+        t["pruned_value"].as_i64().unwrap() * 1
+    );
+    assert_eq!(
+        node(t, "other", "total"),
+        14 * ms,
+        "b (4) and c (10) merged"
+    );
+    assert_eq!(t["pruned_nodes"], 2);
+    assert_eq!(node(t, "a", "total") + node(t, "other", "total"), 32 * ms);
+
+    // Timeline: 12 steps of 10 s, zeros where nothing landed.
+    let (st, tl) = get(
+        &s,
+        &format!("/api/v1/timeline?{range}&step=10s&group_by=label:env"),
+    )
+    .await;
+    assert_eq!(st, 200, "{tl}");
+    assert_eq!(tl["times"].as_array().unwrap().len(), 12);
+    let series: BTreeMap<String, Vec<f64>> = tl["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["group"].as_str().unwrap().to_string(),
+                x["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut prod = vec![0.0; 12];
+    prod[3] = (10 * ms) as f64;
+    prod[9] = (2 * ms) as f64;
+    let mut stage = vec![0.0; 12];
+    stage[3] = (20 * ms) as f64;
+    assert_eq!(series["prod"], prod);
+    assert_eq!(series["stage"], stage);
+
+    // Unknown names: empty answers, not errors.
+    for path in [
+        "/api/v1/flamegraph?service=nope",
+        "/api/v1/top?profile_type=nope",
+        "/api/v1/diff?service=nope",
+        "/api/v1/sandwich?service=nope&function=x",
+    ] {
+        let (st, v) = get(&s, path).await;
+        assert_eq!(st, 200, "{path}: {v}");
+    }
+    let (_, v) = get(&s, "/api/v1/flamegraph?service=nope").await;
+    assert_eq!(v["total"], 0);
+
+    for (path, names) in [
+        (format!("/api/v1/timeline?{range}&step=1ms"), "10000"),
+        (
+            format!("/api/v1/flamegraph?{range}&max_nodes=0"),
+            "max_nodes",
+        ),
+        ("/api/v1/flamegraph?from=soon".into(), "from"),
+        ("/api/v1/flamegraph?query=%7Ba%3D%7D".into(), "query"),
+        ("/api/v1/flamegraph?focus=(".into(), "focus"),
+        ("/api/v1/timeline?group_by=color".into(), "group_by"),
+        ("/api/v1/top?sort=size".into(), "sort"),
+        (
+            "/api/v1/diff?comp_profile_type=goroutine".into(),
+            "comp_profile_type",
+        ),
+        ("/api/v1/diff?normalize=maybe".into(), "normalize"),
+        ("/api/v1/sandwich".into(), "function"),
+    ] {
+        let (st, v) = get(&s, &path).await;
         assert_eq!(st, 400, "{path}: {v}");
         assert!(v.to_string().contains(names), "{path}: {v}");
     }

@@ -1,5 +1,9 @@
-//! `GET /api/v1/flamegraph`: one merged tree of the selection, columnar
-//! in pre-order; `max_nodes` prunes into `other` nodes (none by default).
+//! The tree endpoints: `GET /api/v1/flamegraph` (one merged tree of the
+//! selection, columnar in pre-order), `GET /api/v1/diff` (a `base_` and a
+//! `comp_` selection in one tree; `normalize=true` scales the comparison
+//! to the base total) and `GET /api/v1/sandwich?function=` (callers and
+//! callees of one function). `max_nodes` prunes into `other` nodes (none
+//! by default).
 
 use super::{Params, begin, json, number, selection, timed};
 use crate::error::ApiError;
@@ -11,12 +15,9 @@ use axum::response::Response;
 /// The largest `max_nodes` accepted.
 pub const MAX_NODES_LIMIT: usize = 1 << 24;
 
-pub async fn flamegraph(
-    State(state): State<SharedState>,
-    headers: HeaderMap,
-    Query(params): Query<Params>,
-) -> Result<Response, ApiError> {
-    let max_nodes: Option<usize> = number(&params, "max_nodes")?;
+/// The `max_nodes` parameter, checked.
+fn max_nodes(params: &Params) -> Result<Option<usize>, ApiError> {
+    let max_nodes: Option<usize> = number(params, "max_nodes")?;
     if let Some(n) = max_nodes
         && !(1..=MAX_NODES_LIMIT).contains(&n)
     {
@@ -24,6 +25,15 @@ pub async fn flamegraph(
             "invalid parameter max_nodes: {n} is not between 1 and {MAX_NODES_LIMIT}"
         )));
     }
+    Ok(max_nodes)
+}
+
+pub async fn flamegraph(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    let max_nodes = max_nodes(&params)?;
     let sel = selection(&params, "")?;
     let ctx = begin(&state, &headers, &params)?;
     let fg = timed(
@@ -34,4 +44,61 @@ pub async fn flamegraph(
     )
     .await?;
     json(&headers, &fg)
+}
+
+pub async fn diff(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    let max_nodes = max_nodes(&params)?;
+    let normalize = match params.get("normalize").map(String::as_str) {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(o) => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid parameter normalize: {o:?} is not true or false"
+            )));
+        }
+    };
+    let base = selection(&params, "base_")?;
+    let comp = selection(&params, "comp_")?;
+    if base.profile_type != comp.profile_type {
+        return Err(ApiError::BadRequest(format!(
+            "invalid parameter comp_profile_type: {} cannot be compared with {}",
+            comp.profile_type, base.profile_type
+        )));
+    }
+    let ctx = begin(&state, &headers, &params)?;
+    let d = timed(
+        &state,
+        ctx.ready
+            .query
+            .diff(ctx.scope.clone(), &base, &comp, normalize, max_nodes),
+    )
+    .await?;
+    json(&headers, &d)
+}
+
+pub async fn sandwich(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    let max_nodes = max_nodes(&params)?;
+    let Some(function) = params.get("function").filter(|f| !f.is_empty()) else {
+        return Err(ApiError::BadRequest(
+            "invalid parameter function: the function to center on is required".into(),
+        ));
+    };
+    let sel = selection(&params, "")?;
+    let ctx = begin(&state, &headers, &params)?;
+    let s = timed(
+        &state,
+        ctx.ready
+            .query
+            .sandwich(ctx.scope.clone(), &sel, function, max_nodes),
+    )
+    .await?;
+    json(&headers, &s)
 }

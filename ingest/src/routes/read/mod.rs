@@ -30,6 +30,8 @@ use std::io::Write;
 pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/api/v1/flamegraph", get(flamegraph::flamegraph))
+        .route("/api/v1/diff", get(flamegraph::diff))
+        .route("/api/v1/sandwich", get(flamegraph::sandwich))
         .route("/api/v1/top", get(top::top))
         .route("/api/v1/timeline", get(timeline::timeline))
         .route("/api/v1/metrics/series", get(timeline::metric_series))
