@@ -55,6 +55,8 @@ pub struct ServerFile {
     pub body_timeout: Option<String>,
     pub tls_handshake_timeout: Option<String>,
     pub max_connections: Option<usize>,
+    pub max_live_subscribers: Option<usize>,
+    pub live_buffer_bytes: Option<String>,
     pub allowed_hosts: Option<Vec<String>>,
     pub allowed_origins: Option<Vec<String>>,
 }

@@ -44,6 +44,8 @@ pub struct ConnLimits {
     /// Connections open at once; further clients wait in the kernel's
     /// accept queue. Default 1024.
     pub max_connections: usize,
+    /// Live-tail subscriptions open at once; more get 503. Default 10,000.
+    pub max_live_subscribers: usize,
 }
 
 impl Default for ConnLimits {
@@ -53,6 +55,7 @@ impl Default for ConnLimits {
             body_read_timeout: Duration::from_secs(60),
             tls_handshake_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_live_subscribers: 10_000,
         }
     }
 }

@@ -160,6 +160,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         config.rate_limits.clone(),
     );
     app_state.query_timeout = config.query_timeout;
+    app_state.max_live_subscribers = config.connections.max_live_subscribers;
     let state: SharedState = Arc::new(app_state);
     let app = router(state.clone(), &config.connections, config.browser.clone());
     let (https, grpc_tls) = match &config.tls {

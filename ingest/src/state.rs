@@ -27,6 +27,8 @@ pub struct AppState {
     /// Connections of each listener.
     pub http_conns: Arc<ConnCounters>,
     pub grpc_conns: Arc<ConnCounters>,
+    /// Live-tail subscriptions allowed at once.
+    pub max_live_subscribers: usize,
 }
 
 /// Set once the WAL is replayed.
@@ -48,6 +50,11 @@ pub struct Counters {
     pub agent_chunks: AtomicU64,
     pub agent_duplicates: AtomicU64,
     pub agent_streams: AtomicU64,
+    /// Live-tail subscribers connected now, updates sent, and writes
+    /// subscribers missed because they fell behind.
+    pub live_subscribers: AtomicU64,
+    pub live_updates: AtomicU64,
+    pub live_missed: AtomicU64,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -63,6 +70,7 @@ impl AppState {
             ingest_memory: IngestMemory::new(limits.ingest_memory_bytes),
             http_conns: Arc::default(),
             grpc_conns: Arc::default(),
+            max_live_subscribers: 10_000,
             limits,
         }
     }

@@ -40,6 +40,9 @@ pub struct StorageConfig {
     /// A numbered source (an agent) silent for longer than this is
     /// forgotten, and a resend from it would be stored again. Default 7 days.
     pub sequence_horizon: Duration,
+    /// Recent writes kept for live-tail subscribers (and for reconnects
+    /// that resume from a cursor). Default 64 MiB.
+    pub live_buffer_bytes: usize,
     pub cold: ColdStoreConfig,
 }
 
@@ -55,6 +58,7 @@ impl Default for StorageConfig {
             compaction_interval: Duration::from_secs(2),
             stack_cache_bytes: 512 << 20,
             sequence_horizon: Duration::from_secs(7 * 24 * 3600),
+            live_buffer_bytes: 64 << 20,
             cold: ColdStoreConfig::LocalDir(None),
         }
     }

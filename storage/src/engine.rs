@@ -93,6 +93,8 @@ pub(crate) struct Inner {
     pub metric_series: SeriesTable<MetricKey>,
     /// The series each cold file holds, read from its footer once.
     pub series_cache: crate::series_index::SeriesCache,
+    /// Applied writes for live-tail subscribers.
+    pub live: crate::live::LiveFeed,
     pub stats: EngineStats,
     pub compaction: tokio::sync::Mutex<()>,
     /// File count per (kind, tenant, hour) at the last merge check.
@@ -156,6 +158,7 @@ impl Engine {
             series: SeriesTable::default(),
             metric_series: SeriesTable::default(),
             series_cache: Default::default(),
+            live: crate::live::LiveFeed::new(config.live_buffer_bytes),
             stats: EngineStats::default(),
             compaction: tokio::sync::Mutex::new(()),
             merge_seen: std::sync::Mutex::new(HashMap::new()),
@@ -356,6 +359,9 @@ impl Engine {
     /// Pushes prepared rows into the hot windows. On replay, rows of windows
     /// the manifest says already hold this record are skipped.
     pub(crate) fn apply(&self, lsn: Lsn, mut p: PreparedWrite, replay: Option<&Manifest>) {
+        // Live writes go to subscribers too, in the numbering they were
+        // prepared with (the event carries its own keys).
+        let event = replay.is_none().then(|| p.live_event(lsn));
         let mut st = self.write_state();
         // Series renumbered since the write was prepared: follow.
         p.renumber_if_stale(&self.inner.series, &self.inner.metric_series);
@@ -380,6 +386,10 @@ impl Engine {
         st.applied = st.applied.max(lsn);
         if let Some(seq) = &p.sequence {
             st.sequences.advance(seq, now_ns());
+        }
+        drop(st);
+        if let Some(e) = event {
+            self.inner.live.publish(e);
         }
     }
 
@@ -474,6 +484,11 @@ impl Engine {
 
     pub fn stats(&self) -> &EngineStats {
         &self.inner.stats
+    }
+
+    /// Applied writes, for live tail (see [`crate::live`]).
+    pub fn live(&self) -> &crate::live::LiveFeed {
+        &self.inner.live
     }
 
     /// The series of cold files (see [`crate::series_index`]).

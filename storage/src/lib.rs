@@ -7,6 +7,7 @@
 //! Engine::write(payload, WriteBatch)
 //!     │ payload ──▶ Wal (group commit, fdatasync)          wal.rs, writer.rs
 //!     │ rows    ──▶ HotWindow chunks (20 B per sample row)   hot.rs
+//!     │         └──▶ LiveFeed ring (live tail, by LSN)         live.rs
 //!     ▼
 //! compactor (every compaction_interval)                      compactor.rs
 //!     seals closed windows ──▶ compact(): sum, sort, Parquet  compact.rs
@@ -15,6 +16,7 @@
 //!     ──▶ WAL segments released
 //!     closed hours: small files merged into one sorted file  merge.rs, kway.rs
 //!     (streamed: one batch per input), stacks files likewise
+//!     samples/metrics files list their series in the footer   series_index.rs
 //! Engine::snapshot() ──▶ TierSnapshot (hot windows + manifest, one lock)
 //! ```
 //!
@@ -39,6 +41,7 @@ pub mod hot;
 pub mod ids;
 pub mod intern;
 mod kway;
+pub mod live;
 mod locks;
 pub mod manifest;
 mod merge;

@@ -134,6 +134,23 @@ fn exact<T: arrow::datatypes::ArrowNativeType>(mut v: Vec<T>) -> ScalarBuffer<T>
 }
 
 impl PreparedWrite {
+    /// The write as a live-tail event (chunk buffers shared, not copied).
+    pub(crate) fn live_event(&self, lsn: crate::ids::Lsn) -> crate::live::LiveEvent {
+        let mut series = self.series_keys.clone();
+        series.sort_by_key(|(i, _)| *i);
+        series.dedup_by_key(|(i, _)| *i);
+        let mut metric_series = self.metric_keys.clone();
+        metric_series.sort_by_key(|(i, _)| *i);
+        metric_series.dedup_by_key(|(i, _)| *i);
+        crate::live::LiveEvent {
+            lsn,
+            samples: self.samples.clone(),
+            series,
+            metrics: self.metrics.clone(),
+            metric_series,
+        }
+    }
+
     /// Renumbers the chunks' series when the tables were renumbered since
     /// [`Engine::prepare`] (call under the state's write lock, which
     /// renumbering also takes).

@@ -41,6 +41,10 @@ pub struct NetArgs {
     /// accepted [default: 1024].
     #[arg(long, env = "FLAREGO_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Live-tail subscriptions open at once; more are refused with 503
+    /// [default: 10000].
+    #[arg(long, env = "FLAREGO_MAX_LIVE_SUBSCRIBERS")]
+    max_live_subscribers: Option<usize>,
     /// With auth off, host names (the `Host` header) besides loopback ones
     /// that requests may use, comma-separated [default: none].
     #[arg(long, env = "FLAREGO_ALLOWED_HOSTS", value_delimiter = ',')]
@@ -87,6 +91,8 @@ impl NetArgs {
             )?,
             max_connections: layered(self.max_connections, &file.max_connections)
                 .unwrap_or(d.max_connections),
+            max_live_subscribers: layered(self.max_live_subscribers, &file.max_live_subscribers)
+                .unwrap_or(d.max_live_subscribers),
         };
         if connections.max_connections == 0 {
             bail!("--max-connections must be at least 1");

@@ -34,6 +34,10 @@ pub struct StorageArgs {
     /// [default: 512MiB].
     #[arg(long, env = "FLAREGO_STACK_CACHE_BYTES")]
     stack_cache_bytes: Option<String>,
+    /// Recent writes kept for live-tail subscribers and their reconnects
+    /// [default: 64MiB].
+    #[arg(long, env = "FLAREGO_LIVE_BUFFER_BYTES")]
+    live_buffer_bytes: Option<String>,
     /// How often the compactor looks for closed windows [default: 2s].
     #[arg(long, env = "FLAREGO_COMPACTION_INTERVAL")]
     compaction_interval: Option<String>,
@@ -89,6 +93,12 @@ impl StorageArgs {
                 self.stack_cache_bytes,
                 &file.stack_cache_bytes,
                 d.stack_cache_bytes,
+            )?,
+            live_buffer_bytes: bytes(
+                "live-buffer-bytes",
+                self.live_buffer_bytes,
+                &file.live_buffer_bytes,
+                d.live_buffer_bytes,
             )?,
             compaction_interval: dur(
                 "compaction-interval",

@@ -87,6 +87,32 @@ pub async fn metrics(
     );
     gauge(
         o,
+        "flarego_live_subscribers",
+        "Live-tail subscribers connected.",
+        c.live_subscribers.load(Ordering::Relaxed),
+    );
+    counter(
+        o,
+        "flarego_live_updates_total",
+        "Live-tail updates sent.",
+        &c.live_updates,
+    );
+    counter(
+        o,
+        "flarego_live_missed_writes_total",
+        "Writes live-tail subscribers missed by falling behind the live buffer.",
+        &c.live_missed,
+    );
+    gauge(
+        o,
+        "flarego_runtime_alive_tasks",
+        "Tasks alive in the server's runtime.",
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+    );
+    gauge(
+        o,
         "flarego_ingest_memory_bytes",
         "Memory charged by requests being decoded.",
         state.ingest_memory.used(),

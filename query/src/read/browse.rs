@@ -163,7 +163,7 @@ fn hot_series(
 }
 
 /// The value a matcher or a listing reads from a series.
-fn subject<'a>(s: &'a SeriesEntry, name: &str, metrics: bool) -> Option<&'a str> {
+pub(crate) fn subject<'a>(s: &'a SeriesEntry, name: &str, metrics: bool) -> Option<&'a str> {
     match name {
         "service" | "service_name" => Some(&s.service),
         "instance" => Some(&s.instance),

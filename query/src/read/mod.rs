@@ -11,6 +11,7 @@
 //!   one function ─▶ callers and callees trees (sandwich.rs)
 //! SQL over `profiles`/`metrics` GROUP BY step, group ─▶ Timeline (timeline.rs)
 //! series of hot windows + cold files' footers ─▶ label browsing (browse.rs)
+//! each applied write ─▶ LiveFilter ─▶ live update (live.rs)
 //! stacks ─▶ pprof / folded; tree + top + timelines + metrics ─▶ .fgo (export/)
 //! ```
 //!
@@ -21,6 +22,7 @@ pub mod browse;
 pub mod diff;
 pub mod export;
 pub mod flame;
+pub mod live;
 pub mod matchers;
 pub mod sandwich;
 pub mod selection;

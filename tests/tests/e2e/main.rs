@@ -15,6 +15,7 @@ mod go_profiles;
 mod hostile;
 mod hot_cold;
 mod ingest_apis;
+mod live;
 mod perf_sampler;
 mod read_api;
 mod security;

@@ -9,6 +9,7 @@
 pub mod browse;
 pub mod export;
 pub mod flamegraph;
+pub mod live;
 pub mod snapshots;
 pub mod timeline;
 pub mod top;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/metric_names", get(browse::metric_names))
         .route("/api/v1/labels", get(browse::labels))
         .route("/api/v1/label_values", get(browse::label_values))
+        .route("/api/v1/live", get(live::live))
         .route("/api/v1/export", get(export::export))
         .route("/api/v1/import", post(snapshots::import))
         .route("/api/v1/snapshots", get(snapshots::list))
@@ -79,20 +81,7 @@ pub fn begin_as<'a>(
 ) -> Result<ReadCtx<'a>, ApiError> {
     let principal = state.auth.authorize(headers, need)?;
     let ready = state.ready()?;
-    let mut scope = principal.read_scope(headers)?;
-    if let Some(t) = params.get("tenant") {
-        if !principal.all_tenants {
-            return Err(ApiError::Forbidden(
-                "only an admin may name a tenant: this token reads its own".into(),
-            ));
-        }
-        if !crate::state::valid_tenant(t) {
-            return Err(ApiError::BadRequest(format!(
-                "tenant {t:?} is not a valid tenant name"
-            )));
-        }
-        scope = Some(TenantId(t.clone()));
-    }
+    let scope = scope_of(&principal, headers, params)?;
     let slot = state.limiter.query(&principal)?;
     state
         .counters
@@ -104,6 +93,29 @@ pub fn begin_as<'a>(
         principal,
         _slot: slot,
     })
+}
+
+/// The tenants a read sees: the caller's own, or for an admin every
+/// tenant or the one named by `tenant=` (or `X-Scope-OrgID`).
+pub fn scope_of(
+    principal: &Principal,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Option<TenantId>, ApiError> {
+    let Some(t) = params.get("tenant") else {
+        return principal.read_scope(headers);
+    };
+    if !principal.all_tenants {
+        return Err(ApiError::Forbidden(
+            "only an admin may name a tenant: this token reads its own".into(),
+        ));
+    }
+    if !crate::state::valid_tenant(t) {
+        return Err(ApiError::BadRequest(format!(
+            "tenant {t:?} is not a valid tenant name"
+        )));
+    }
+    Ok(Some(TenantId(t.clone())))
 }
 
 /// The selection of `params` (with names prefixed by `prefix`).
