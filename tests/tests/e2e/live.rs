@@ -114,8 +114,9 @@ async fn updates_arrive_after_the_ack_and_resume_without_gap_or_repeat() {
     assert_eq!(c["total"], 30_000_000, "{c}");
     assert!(c["cursor"].as_u64().unwrap() > cb);
 
-    // Focus applies to live updates too; other tenants' writes never show.
-    let mut ws = subscribe(&s, "service=api&focus=%5Ea%24").await;
+    // Focus applies to live updates too; a tenant's subscriber never sees
+    // another tenant's writes.
+    let mut ws = subscribe(&s, "service=api&focus=%5Ea%24&tenant=default").await;
     assert_eq!(next_event(&mut ws).await["type"], "subscribed");
     let (st, _) = s
         .post(
