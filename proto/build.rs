@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "protos/types/v1/types.proto",
         "protos/push/v1/push.proto",
         "protos/agent/v1/agent.proto",
+        "protos/flarego/query/v1/query.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

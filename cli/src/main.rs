@@ -3,7 +3,9 @@
 //! The one FlareGo binary. `flarego server` runs ingest, storage and the
 //! SQL API (see [`server_cmd`]); `flarego agent` profiles a service and
 //! streams windows to a server (see [`agent_cmd`]); `flarego query` sends
-//! SQL to a server and prints the answer (see [`query_cmd`]). Flags have `FLAREGO_…`
+//! SQL to a server and prints the answer (see [`query_cmd`]); `flarego
+//! export` and `flarego import` move profiles in and out as files (see
+//! [`snapshot_cmd`]). Flags have `FLAREGO_…`
 //! environment variables and may be layered over a TOML config file.
 
 mod agent_cmd;
@@ -14,6 +16,7 @@ mod query_cmd;
 mod server_cmd;
 mod signal;
 mod size;
+mod snapshot_cmd;
 mod token_cmd;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +35,10 @@ enum Command {
     Server(Box<server_cmd::ServerArgs>),
     /// Run SQL against a server and print the result.
     Query(query_cmd::QueryArgs),
+    /// Write a selection to a file: pprof, folded stacks or an .fgo snapshot.
+    Export(Box<snapshot_cmd::ExportArgs>),
+    /// Store an .fgo or pprof file on a server as a named snapshot; prints its id.
+    Import(snapshot_cmd::ImportArgs),
     /// Profile a Go service (pprof) and/or any process (perf), and stream
     /// one chunk per window to a server.
     Agent(Box<agent_cmd::AgentArgs>),
@@ -73,6 +80,8 @@ fn run() -> anyhow::Result<()> {
         match cli.command {
             Command::Server(args) => server_cmd::run(*args).await,
             Command::Query(args) => query_cmd::run(args).await,
+            Command::Export(args) => snapshot_cmd::export(*args).await,
+            Command::Import(args) => snapshot_cmd::import(args).await,
             Command::Agent(args) => agent_cmd::run_agent(*args).await,
             Command::Demo(args) => demo_cmd::run(args).await,
             Command::Token(cmd) => token_cmd::run(cmd),

@@ -1,5 +1,6 @@
-//! `flarego query "SQL"`: posts to `/api/v1/query` and prints the answer
-//! as an aligned table, JSON or CSV.
+//! `flarego query "SQL"`: posts to `/api/v1/query` (or, with `--grpc`,
+//! calls `QueryService/Sql` and reads its Arrow IPC stream) and prints the
+//! answer as an aligned table, JSON or CSV.
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -29,9 +30,66 @@ pub struct QueryArgs {
     /// Bearer token (servers with `--auth jwt`).
     #[arg(long, env = "FLAREGO_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Ask the gRPC listener instead (e.g. http://127.0.0.1:4041), which
+    /// streams the result as Arrow IPC.
+    #[arg(long, env = "FLAREGO_GRPC")]
+    grpc: Option<String>,
 }
 
 pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
+    let body = match &args.grpc {
+        Some(addr) => over_grpc(addr, &args).await?,
+        None => over_http(&args).await?,
+    };
+    let out = match args.format {
+        Format::Json => serde_json::to_string_pretty(&body)?,
+        Format::Csv => render_csv(&body),
+        Format::Table => render_table(&body),
+    };
+    println!("{out}");
+    Ok(())
+}
+
+/// The answer over gRPC, as the JSON the HTTP API gives.
+async fn over_grpc(addr: &str, args: &QueryArgs) -> anyhow::Result<Value> {
+    use flarego_proto::flarego::query::v1::SqlRequest;
+    use flarego_proto::flarego::query::v1::query_service_client::QueryServiceClient;
+    let mut client = QueryServiceClient::connect(addr.to_string())
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    let mut req = tonic::Request::new(SqlRequest {
+        sql: args.sql.clone(),
+        tenant: String::new(),
+    });
+    if let Some(t) = &args.tenant {
+        req.metadata_mut().insert("x-scope-orgid", t.parse()?);
+    }
+    if let Some(t) = &args.token {
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {t}").parse()?);
+    }
+    let mut stream = client
+        .sql(req)
+        .await
+        .map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?
+        .into_inner();
+    let mut ipc = Vec::new();
+    while let Some(m) = stream
+        .message()
+        .await
+        .map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?
+    {
+        ipc.extend_from_slice(&m.arrow_ipc);
+    }
+    let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None)
+        .context("reading the Arrow IPC stream")?;
+    let schema = reader.schema();
+    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+    let out = flarego_query::QueryOutput { schema, batches };
+    Ok(flarego_query::output::to_json(&out)?)
+}
+
+async fn over_http(args: &QueryArgs) -> anyhow::Result<Value> {
     let url = format!("{}/api/v1/query", args.server.trim_end_matches('/'));
     let mut req = reqwest::Client::new()
         .post(&url)
@@ -52,13 +110,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
             .unwrap_or("unknown error");
         bail!("{status}: {msg}");
     }
-    let out = match args.format {
-        Format::Json => serde_json::to_string_pretty(&body)?,
-        Format::Csv => render_csv(&body),
-        Format::Table => render_table(&body),
-    };
-    println!("{out}");
-    Ok(())
+    Ok(body)
 }
 
 fn names(body: &Value) -> Vec<String> {

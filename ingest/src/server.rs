@@ -188,6 +188,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .add_service(crate::grpc::service(state.clone()))
+        .add_service(crate::grpc::query::service(state.clone()))
         .serve_with_incoming(tokio_stream_of(grpc_conns));
     let serve = tokio::spawn(async move {
         tokio::select! {

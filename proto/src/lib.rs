@@ -9,6 +9,7 @@
 //! - [`push::v1`]: Pyroscope's `push.v1.PusherService/Push` request and response.
 //! - [`types::v1`]: label pairs shared by the push API.
 //! - [`agent::v1`]: the chunks agents send per window, and their acks.
+//! - [`flarego::query::v1`]: the read API over gRPC (`QueryService`).
 
 /// `perftools.*` packages.
 pub mod perftools {
@@ -39,6 +40,17 @@ pub mod agent {
     /// What agents send (`agent.v1`): chunks per window, and acks.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/agent.v1.rs"));
+    }
+}
+
+/// `flarego.*` packages.
+pub mod flarego {
+    /// FlareGo's own APIs.
+    pub mod query {
+        /// The read API over gRPC (`flarego.query.v1.QueryService`).
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/flarego.query.v1.rs"));
+        }
     }
 }
 

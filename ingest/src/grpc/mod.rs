@@ -1,4 +1,6 @@
-//! The gRPC service agents stream to (`agent.v1.AgentIngest/Stream`).
+//! The gRPC services: the one agents stream to
+//! (`agent.v1.AgentIngest/Stream`, here) and the read API
+//! (`flarego.query.v1.QueryService`, [`query`]).
 //!
 //! Each inbound chunk, as the bytes that came ([`raw`]), goes through
 //! [`crate::agent_chunks::receive`] in the order it arrives, and its `Ack`
@@ -7,6 +9,7 @@
 //! agent offers it. The tenant is the `x-scope-orgid` metadata entry, as
 //! on HTTP.
 
+pub mod query;
 pub mod raw;
 
 use crate::agent_chunks::receive;

@@ -12,6 +12,7 @@ mod durability;
 mod export_import;
 mod fuzz;
 mod go_profiles;
+mod grpc_read;
 mod hostile;
 mod hot_cold;
 mod ingest_apis;

@@ -3,13 +3,13 @@
 //! selection's `from`, `to`, `service`, `query` and `profile_type` (only
 //! when given), plus `prefix` and `limit`.
 
-use super::{Params, begin, json, number, selection, timed};
+use super::{Params, begin, number, respond, selection, timed};
 use crate::error::ApiError;
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use flarego_query::read::browse::{BrowseRequest, DEFAULT_LIMIT, Listing};
+use flarego_query::read::browse::{Browse, BrowseRequest, DEFAULT_LIMIT, Listing};
 
 /// Values one listing returns at most.
 const MAX_LIMIT: usize = 100_000;
@@ -19,7 +19,7 @@ pub async fn services(
     h: HeaderMap,
     q: Query<Params>,
 ) -> Result<Response, ApiError> {
-    browse(s, h, q, |_| Ok(Listing::Services)).await
+    listing(s, h, q, "services").await
 }
 
 pub async fn profile_types(
@@ -27,7 +27,7 @@ pub async fn profile_types(
     h: HeaderMap,
     q: Query<Params>,
 ) -> Result<Response, ApiError> {
-    browse(s, h, q, |_| Ok(Listing::ProfileTypes)).await
+    listing(s, h, q, "profile_types").await
 }
 
 pub async fn metric_names(
@@ -35,7 +35,7 @@ pub async fn metric_names(
     h: HeaderMap,
     q: Query<Params>,
 ) -> Result<Response, ApiError> {
-    browse(s, h, q, |_| Ok(Listing::MetricNames)).await
+    listing(s, h, q, "metric_names").await
 }
 
 pub async fn labels(
@@ -43,7 +43,7 @@ pub async fn labels(
     h: HeaderMap,
     q: Query<Params>,
 ) -> Result<Response, ApiError> {
-    browse(s, h, q, |_| Ok(Listing::Labels)).await
+    listing(s, h, q, "labels").await
 }
 
 pub async fn label_values(
@@ -51,29 +51,52 @@ pub async fn label_values(
     h: HeaderMap,
     q: Query<Params>,
 ) -> Result<Response, ApiError> {
-    browse(s, h, q, |p| match p.get("name").filter(|n| !n.is_empty()) {
-        Some(n) => Ok(Listing::LabelValues(n.clone())),
-        None => Err(ApiError::BadRequest(
-            "invalid parameter name: the label whose values to list is required".into(),
-        )),
-    })
-    .await
+    listing(s, h, q, "label_values").await
 }
 
-async fn browse(
+async fn listing(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Query(params): Query<Params>,
-    listing: impl FnOnce(&Params) -> Result<Listing, ApiError>,
+    what: &str,
 ) -> Result<Response, ApiError> {
-    let listing = listing(&params)?;
-    let limit: usize = number(&params, "limit")?.unwrap_or(DEFAULT_LIMIT);
+    respond(&headers, browse_of(&state, &headers, &params, what).await)
+}
+
+/// The listing `what` (`services`, `profile_types`, `metric_names`,
+/// `labels`, `label_values`).
+pub async fn browse_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+    what: &str,
+) -> Result<Browse, ApiError> {
+    let listing = match what {
+        "services" => Listing::Services,
+        "profile_types" => Listing::ProfileTypes,
+        "metric_names" => Listing::MetricNames,
+        "labels" => Listing::Labels,
+        "label_values" => match params.get("name").filter(|n| !n.is_empty()) {
+            Some(n) => Listing::LabelValues(n.clone()),
+            None => {
+                return Err(ApiError::BadRequest(
+                    "invalid parameter name: the label whose values to list is required".into(),
+                ));
+            }
+        },
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid listing {other:?}: use services, profile_types, metric_names, labels or label_values"
+            )));
+        }
+    };
+    let limit: usize = number(params, "limit")?.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
             "invalid parameter limit: {limit} is outside 1..={MAX_LIMIT}"
         )));
     }
-    let sel = selection(&params, "")?;
+    let sel = selection(params, "")?;
     let req = BrowseRequest {
         listing,
         from_ns: sel.from_ns,
@@ -83,7 +106,6 @@ async fn browse(
         prefix: params.get("prefix").cloned().unwrap_or_default(),
         limit,
     };
-    let ctx = begin(&state, &headers, &params)?;
-    let b = timed(&state, ctx.ready.query.browse(ctx.scope.clone(), &req)).await?;
-    json(&headers, &b)
+    let ctx = begin(state, headers, params)?;
+    timed(state, ctx.ready.query.browse(ctx.scope.clone(), &req)).await
 }

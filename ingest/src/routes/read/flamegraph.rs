@@ -5,12 +5,15 @@
 //! callees of one function). `max_nodes` prunes into `other` nodes (none
 //! by default).
 
-use super::{Params, begin, json, number, selection, timed};
+use super::{Params, begin, number, respond, selection, timed};
 use crate::error::ApiError;
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use flarego_query::read::diff::Diff;
+use flarego_query::read::flame::FlameGraph;
+use flarego_query::read::sandwich::Sandwich;
 
 /// The largest `max_nodes` accepted.
 pub const MAX_NODES_LIMIT: usize = 1 << 24;
@@ -33,17 +36,19 @@ pub async fn flamegraph(
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let max_nodes = max_nodes(&params)?;
-    let sel = selection(&params, "")?;
-    let ctx = begin(&state, &headers, &params)?;
-    let fg = timed(
-        &state,
-        ctx.ready
-            .query
-            .flamegraph(ctx.scope.clone(), &sel, max_nodes),
-    )
-    .await?;
-    json(&headers, &fg)
+    respond(&headers, flamegraph_of(&state, &headers, &params).await)
+}
+
+pub async fn flamegraph_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<FlameGraph, ApiError> {
+    let max_nodes = max_nodes(params)?;
+    let sel = selection(params, "")?;
+    let ctx = begin(state, headers, params)?;
+    let q = &ctx.ready.query;
+    timed(state, q.flamegraph(ctx.scope.clone(), &sel, max_nodes)).await
 }
 
 pub async fn diff(
@@ -51,7 +56,15 @@ pub async fn diff(
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let max_nodes = max_nodes(&params)?;
+    respond(&headers, diff_of(&state, &headers, &params).await)
+}
+
+pub async fn diff_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Diff, ApiError> {
+    let max_nodes = max_nodes(params)?;
     let normalize = match params.get("normalize").map(String::as_str) {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
@@ -61,23 +74,21 @@ pub async fn diff(
             )));
         }
     };
-    let base = selection(&params, "base_")?;
-    let comp = selection(&params, "comp_")?;
+    let base = selection(params, "base_")?;
+    let comp = selection(params, "comp_")?;
     if base.profile_type != comp.profile_type {
         return Err(ApiError::BadRequest(format!(
             "invalid parameter comp_profile_type: {} cannot be compared with {}",
             comp.profile_type, base.profile_type
         )));
     }
-    let ctx = begin(&state, &headers, &params)?;
-    let d = timed(
-        &state,
-        ctx.ready
-            .query
-            .diff(ctx.scope.clone(), &base, &comp, normalize, max_nodes),
+    let ctx = begin(state, headers, params)?;
+    let q = &ctx.ready.query;
+    timed(
+        state,
+        q.diff(ctx.scope.clone(), &base, &comp, normalize, max_nodes),
     )
-    .await?;
-    json(&headers, &d)
+    .await
 }
 
 pub async fn sandwich(
@@ -85,20 +96,26 @@ pub async fn sandwich(
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let max_nodes = max_nodes(&params)?;
+    respond(&headers, sandwich_of(&state, &headers, &params).await)
+}
+
+pub async fn sandwich_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Sandwich, ApiError> {
+    let max_nodes = max_nodes(params)?;
     let Some(function) = params.get("function").filter(|f| !f.is_empty()) else {
         return Err(ApiError::BadRequest(
             "invalid parameter function: the function to center on is required".into(),
         ));
     };
-    let sel = selection(&params, "")?;
-    let ctx = begin(&state, &headers, &params)?;
-    let s = timed(
-        &state,
-        ctx.ready
-            .query
-            .sandwich(ctx.scope.clone(), &sel, function, max_nodes),
+    let sel = selection(params, "")?;
+    let ctx = begin(state, headers, params)?;
+    let q = &ctx.ready.query;
+    timed(
+        state,
+        q.sandwich(ctx.scope.clone(), &sel, function, max_nodes),
     )
-    .await?;
-    json(&headers, &s)
+    .await
 }

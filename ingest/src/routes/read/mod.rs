@@ -189,6 +189,14 @@ pub fn json(headers: &HeaderMap, value: &impl serde::Serialize) -> Result<Respon
         .into_response())
 }
 
+/// `result` as the response: JSON (gzipped when accepted) or the error.
+pub fn respond<T: serde::Serialize>(
+    headers: &HeaderMap,
+    result: Result<T, ApiError>,
+) -> Result<Response, ApiError> {
+    json(headers, &result?)
+}
+
 /// An optional numeric parameter.
 pub fn number<T: std::str::FromStr>(params: &Params, name: &str) -> Result<Option<T>, ApiError> {
     params
