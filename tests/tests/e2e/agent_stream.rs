@@ -83,6 +83,30 @@ impl Drop for AgentProcess {
     }
 }
 
+/// A `debug=2` goroutine dump as (state, functions in the stack) per
+/// goroutine.
+fn goroutine_dump(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for block in text.split("\n\n") {
+        let mut lines = block.lines();
+        let Some(head) = lines.next() else { continue };
+        let Some(state) = head
+            .strip_prefix("goroutine ")
+            .and_then(|h| h.split_once('['))
+            .and_then(|(_, r)| r.split(']').next())
+            .map(|s| s.split(',').next().unwrap_or(s).trim().to_string())
+        else {
+            continue;
+        };
+        let funcs = lines
+            .filter(|l| !l.starts_with('\t') && !l.starts_with("created by"))
+            .filter_map(|l| l.rsplit_once('(').map(|(f, _)| f.to_string()))
+            .collect();
+        out.push((state, funcs));
+    }
+    out
+}
+
 /// `windows N delivered N dropped 0 …` as numbers.
 fn summary(line: &str) -> BTreeMap<String, u64> {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -149,6 +173,54 @@ async fn goroutine_states_and_cpu_from_pprof_and_perf_answer_in_sql() {
             "{func}"
         );
     }
+    // The read API agrees with the service's own debug=2 dump: per state,
+    // the goroutine flame graph's total and each parked function's total.
+    // Goroutines of the profiler itself (the agent's CPU profile runs
+    // while it reads the goroutines) are left out of both with `ignore`.
+    let last_ns = server
+        .sql_i64("SELECT CAST(max(time) AS BIGINT) FROM profiles WHERE profile_type = 'goroutine'")
+        .await
+        .unwrap();
+    let dump = reqwest::get(format!("{}/debug/pprof/goroutine?debug=2", go.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dumped = goroutine_dump(&dump);
+    for state in ["chan receive", "semacquire", "sleep"] {
+        let in_state: Vec<&Vec<String>> = dumped
+            .iter()
+            .filter(|(s, f)| s == state && !f.iter().any(|x| x.starts_with("runtime/pprof.")))
+            .map(|(_, f)| f)
+            .collect();
+        let url = format!(
+            "{}/api/v1/top?service=shop&profile_type=goroutine&state={}&from={last_ns}&to={}&ignore=%5Eruntime%2Fpprof%5C.",
+            server.url,
+            state.replace(' ', "%20"),
+            last_ns + 1
+        );
+        let top: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        assert_eq!(top["total"], in_state.len() as i64, "{state}: {top}");
+        let fg_url = url.replace("/api/v1/top", "/api/v1/flamegraph");
+        let fg: serde_json::Value = reqwest::get(&fg_url).await.unwrap().json().await.unwrap();
+        assert_eq!(fg["total"], in_state.len() as i64, "{state} flame graph");
+        for (_, func, _) in flarego_tests::goservice::PARKED {
+            let dumped_n = in_state
+                .iter()
+                .filter(|f| f.iter().any(|x| x == func))
+                .count() as i64;
+            let ours = top["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["function"] == func)
+                .map(|r| r["total"].as_i64().unwrap())
+                .unwrap_or(0);
+            assert_eq!(ours, dumped_n, "{state}: {func}");
+        }
+    }
+
     let spinning = server
         .sql_i64(&format!(
             "SELECT CAST(sum(value) AS BIGINT) FROM profiles WHERE profile_type = 'goroutine' \
