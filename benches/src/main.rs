@@ -12,6 +12,11 @@
 //! - `decode`: CPU per profile in each decoding step (no peer; a breakdown).
 //! - `query`: the flame-graph aggregation over 10 M rows, against DuckDB
 //!   on the same Parquet files.
+//! - `read`: the read API on a day of data (flame graph 1 h / 24 h, top,
+//!   pprof export, during a merge, browsing, a 100k-node tree), against
+//!   DuckDB and `go tool pprof -proto`.
+//! - `live`: ingest throughput with and without live-tail subscribers,
+//!   and ack → update latency.
 //! - `agent-overhead`: a busy Go HTTP service's throughput and p99 with
 //!   and without the agent; the agent's CPU and RSS.
 //! - `perf-jitter`: the perf sampler against `perf record` on the same
@@ -27,9 +32,11 @@ mod auth;
 mod decode;
 mod density;
 mod ingest;
+mod live;
 mod perf_jitter;
 mod procs;
 mod query;
+mod read;
 mod soak;
 mod synth;
 
@@ -110,6 +117,24 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// Ingest with and without live subscribers; ack → update latency.
+    Live {
+        #[arg(long, default_value_t = 100)]
+        subscribers: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
+    /// The read API over a day of data against DuckDB and go tool pprof.
+    Read {
+        #[arg(long, default_value_t = 24)]
+        hours: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
     /// Flame-graph aggregation over N rows against DuckDB.
     Query {
         #[arg(long, default_value_t = 10_000_000)]
@@ -152,6 +177,16 @@ fn main() -> anyhow::Result<()> {
             } => agent_overhead::run(seconds, rounds, clients).await,
             Cmd::PerfJitter { seconds } => perf_jitter::run(seconds).await,
             Cmd::Auth { seconds, clients } => auth::run(seconds, clients).await,
+            Cmd::Live {
+                subscribers,
+                seconds,
+                clients,
+            } => live::run(subscribers, seconds, clients).await,
+            Cmd::Read {
+                hours,
+                runs,
+                clients,
+            } => read::run(hours, runs, clients).await,
             Cmd::Query {
                 rows,
                 runs,
