@@ -33,34 +33,27 @@ impl QueryEngine {
         scope: Option<TenantId>,
         sel: &Selection,
     ) -> Result<StackValues, ReadError> {
-        let sql = format!(
-            "SELECT stack_id, sum(value) AS v, max(unit) AS unit FROM profiles WHERE {} GROUP BY stack_id",
-            sel.profiles_where()
+        let filter = sel.profiles_where();
+        let sums = format!(
+            "SELECT stack_id, sum(value) AS v FROM profiles WHERE {filter} GROUP BY stack_id"
         );
-        let out = self.sql(scope, &sql).await?;
+        // The unit on the side: aggregating it per group would read a
+        // string per row.
+        let unit = format!("SELECT unit FROM profiles WHERE {filter} LIMIT 1");
+        let (out, unit) = tokio::join!(self.sql(scope.clone(), &sums), self.sql(scope, &unit));
+        let (out, unit) = (out?, unit?);
         let engine = self.engine().clone();
         let sel = sel.clone();
         flarego_storage::blocking(move || {
             let mut ids = Vec::with_capacity(out.num_rows());
             let mut values = Vec::with_capacity(out.num_rows());
-            let mut unit = String::new();
             for b in &out.batches {
                 let id = b.column(0).as_primitive::<UInt64Type>();
                 let v = b.column(1).as_primitive::<Int64Type>();
                 ids.extend(id.values().iter().copied());
                 values.extend((0..v.len()).map(|i| if v.is_null(i) { 0 } else { v.value(i) }));
-                if unit.is_empty() && b.num_rows() > 0 {
-                    let u = datafusion::arrow::compute::cast(
-                        b.column(2),
-                        &datafusion::arrow::datatypes::DataType::Utf8,
-                    )
-                    .map_err(|e| crate::Error::Execution(e.to_string()))?;
-                    let u = u.as_string::<i32>();
-                    if u.is_valid(0) {
-                        unit = u.value(0).to_string();
-                    }
-                }
             }
+            let unit = first_text(&unit)?;
             let frames = engine
                 .frames_of(&ids)
                 .map_err(|e| crate::Error::Execution(e.to_string()))?;
@@ -76,4 +69,25 @@ impl QueryEngine {
             Ok(StackValues { unit, stacks })
         })
     }
+}
+
+/// The first value of the first column, as text (empty if none).
+fn first_text(out: &crate::QueryOutput) -> Result<String, ReadError> {
+    for b in &out.batches {
+        if b.num_rows() == 0 {
+            continue;
+        }
+        let u = datafusion::arrow::compute::cast(
+            b.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .map_err(|e| crate::Error::Execution(e.to_string()))?;
+        let u = u.as_string::<i32>();
+        return Ok(if u.is_valid(0) {
+            u.value(0).to_string()
+        } else {
+            String::new()
+        });
+    }
+    Ok(String::new())
 }
