@@ -401,3 +401,39 @@ async fn diff_sandwich_pruning_and_timelines_on_known_data() {
         assert!(v.to_string().contains(names), "{path}: {v}");
     }
 }
+
+/// A read over its query budget stops with the limit named, and the
+/// server goes on answering others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_over_their_budget_name_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start(
+        &tmp.path().join("data"),
+        &["--queries-per-sec", "0", "--query-memory-bytes", "64KiB"],
+    )
+    .await
+    .unwrap();
+    let body: String = (0..20_000)
+        .map(|i| format!("main;f{i};g{} 1\n", i % 13))
+        .collect();
+    let (st, msg) = s
+        .post("/ingest?name=api.cpu&format=folded", body.into_bytes(), &[])
+        .await
+        .unwrap();
+    assert_eq!(st, 200, "{msg}");
+    for path in [
+        "/api/v1/flamegraph?service=api",
+        "/api/v1/top?service=api",
+        "/api/v1/export?service=api",
+    ] {
+        let (st, v) = get(&s, path).await;
+        assert_eq!(st, 429, "{path}: {v}");
+        assert!(v.to_string().contains("query_memory_bytes"), "{path}: {v}");
+    }
+    let (st, v) = get(&s, "/api/v1/services").await;
+    assert_eq!(
+        (st, v["values"][0]["name"].as_str()),
+        (200, Some("api")),
+        "{v}"
+    );
+}
