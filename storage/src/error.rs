@@ -67,6 +67,9 @@ pub enum Error {
         "data directory is in use by another flarego server (it holds the lock {path}); stop that server or choose another --data-dir"
     )]
     DataDirLocked { path: PathBuf },
+    /// Background work (a merge) panicked; it is retried later.
+    #[error("background {what} failed: {reason}")]
+    Background { what: String, reason: String },
     /// The engine is shutting down and takes no more writes.
     #[error("storage engine is shutting down")]
     ShuttingDown,

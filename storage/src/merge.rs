@@ -6,7 +6,9 @@
 //! more than [`STACKS_FILES_MAX`] stacks files, they are merged into one
 //! (each stack once, by id). Both are a streaming k-way merge
 //! ([`crate::kway`]) of the already-sorted inputs: a merge holds one batch
-//! per input and the compressed output, never the decoded hour.
+//! per input and the compressed output, never the decoded hour. The
+//! merge itself runs on a thread of its own at nice 10
+//! ([`crate::supervise::background`]): queries and ingest go first.
 //!
 //! The manifest swaps the old files for the new one in a single version,
 //! so a reader sees either the old files or the new one, never both. The
@@ -138,7 +140,8 @@ async fn merge_group(
     for f in files {
         raw.push((f.path.clone(), fetch(store.as_ref(), &f.path).await?));
     }
-    let (bytes, rows) = crate::supervise::blocking(|| merge_bytes(kind, raw))?;
+    let (bytes, rows) =
+        crate::supervise::background("merge", move || merge_bytes(kind, raw)).await??;
     let size = bytes.len() as u64;
 
     // Publish: one manifest version drops the old files and adds the new.

@@ -57,3 +57,41 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
         _ => f(),
     }
 }
+
+/// Runs deferrable CPU work (merging closed hours) on a thread of its own
+/// at a lower scheduling priority (nice 10), so queries and ingest on the
+/// same cores go first while it runs; a panic comes back as an error.
+pub async fn background<R: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> crate::Result<R> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let failed = |reason: String| crate::Error::Background {
+        what: what.to_string(),
+        reason,
+    };
+    std::thread::Builder::new()
+        .name("flarego-background".into())
+        .spawn(move || {
+            lower_priority();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = tx.send(r.map_err(|p| panic_text(&p)));
+        })
+        .map_err(|e| failed(e.to_string()))?;
+    match rx.await {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(panic)) => Err(failed(format!("panicked: {panic}"))),
+        Err(_) => Err(failed("the thread ended without an answer".into())),
+    }
+}
+
+/// Lowers the calling thread's priority (Linux: a thread's nice value is
+/// its own). Best effort: without it the work just competes evenly.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscalls on the calling thread's own id.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
+        let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, 10) };
+    }
+}
