@@ -3,8 +3,11 @@
 # Debian's golang-go (the Go workload and `go tool pprof`), openssl (keys
 # and certificates for the security tests), curl (requests exactly as a
 # browser sends them), util-linux's prlimit (a server out of file
-# descriptors) and the Python modules duckdb (the open-files check) and
-# jsonschema (the .fgo schema check). Safe to run again.
+# descriptors), the Python modules duckdb (the open-files check) and
+# jsonschema (the .fgo schema check), Node.js and Debian's chromium (the
+# web UI is rebuilt and checked against the committed bundle, then
+# driven in a headless browser) and the UI's npm packages from
+# ui/package-lock.json. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +21,8 @@ command -v go >/dev/null 2>&1 || apt_missing+=(golang-go)
 command -v openssl >/dev/null 2>&1 || apt_missing+=(openssl)
 command -v curl >/dev/null 2>&1 || apt_missing+=(curl)
 command -v prlimit >/dev/null 2>&1 || apt_missing+=(util-linux)
+command -v node >/dev/null 2>&1 || apt_missing+=(nodejs npm)
+command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   echo "installing ${apt_missing[*]} (apt)"
   $SUDO apt-get update -qq
@@ -32,6 +37,24 @@ done
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest (cargo)"
   cargo install --locked cargo-nextest
+fi
+
+# The web UI: packages from the lockfile, a type check, a rebuild that
+# must equal the committed bundle (the binary embeds ui/dist).
+(
+  cd ui
+  lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+  if [ "$(cat node_modules/.installed-lock 2>/dev/null)" != "$lock_sum" ]; then
+    npm ci --no-audit --no-fund
+    echo "$lock_sum" > node_modules/.installed-lock
+  fi
+  npx tsc --noEmit -p .
+  node build.mjs
+)
+if ! git diff --quiet -- ui/dist; then
+  git diff --stat -- ui/dist
+  echo "ui/dist differs from a fresh build of ui/src: run (cd ui && npm run build) and commit ui/dist" >&2
+  exit 1
 fi
 
 # The end-to-end tests start the real binary.

@@ -143,6 +143,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut server = flarego_ingest::start(config).await?;
     server.ready().await?;
     println!("FlareGo demo");
+    println!("  web UI    http://{}/", server.http_addr);
     println!("  SQL API   http://{}/api/v1/query", server.http_addr);
     println!("  agents    http://{} (gRPC)", server.grpc_addr);
     println!("  data      {}", display(&args.data_dir));

@@ -11,6 +11,7 @@
 //!        └─ Engine::write(record bytes → WAL, batch → hot) ─▶ 2xx
 //! POST /api/v1/query ─▶ QueryEngine::sql ─▶ JSON rows | Arrow IPC  routes/query.rs
 //! GET /health, /ready, /metrics; POST /api/v1/admin/flush
+//! GET /, /assets/* ─▶ the web UI (ui/dist built in, or --ui-dir)   ui.rs
 //! ```
 //!
 //! The WAL keeps the [`record::IngestRecord`] (raw bytes as sent plus the
@@ -34,6 +35,7 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod tls;
+pub mod ui;
 
 pub use error::{ApiError, Error, Result};
 pub use limits::Limits;

@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub connections: crate::listen::ConnLimits,
     /// Hosts and origins accepted besides loopback ones, with auth off.
     pub browser: crate::browser::BrowserPolicy,
+    /// Where the web UI's files come from (built in, or `--ui-dir`).
+    pub ui: crate::ui::UiSource,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
             tls: None,
             connections: Default::default(),
             browser: Default::default(),
+            ui: Default::default(),
         }
     }
 }
@@ -92,7 +95,12 @@ impl RunningServer {
 
 /// The HTTP routes, with every request body given its deadline and,
 /// with auth off, the browser protections of [`crate::browser`].
-pub fn router(state: SharedState, connections: &ConnLimits, browser: BrowserPolicy) -> Router {
+pub fn router(
+    state: SharedState,
+    connections: &ConnLimits,
+    browser: BrowserPolicy,
+    ui: crate::ui::UiSource,
+) -> Router {
     let body_limit = state.limits.max_body_bytes;
     let auth_on = state.auth.is_on();
     let routes = Router::new()
@@ -106,6 +114,7 @@ pub fn router(state: SharedState, connections: &ConnLimits, browser: BrowserPoli
         .merge(routes::read::routes())
         .route("/api/v1/admin/flush", post(routes::admin::flush))
         .route("/api/v1/agent/ws", get(routes::agent_ws::upgrade))
+        .merge(crate::ui::routes(ui))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
     let routes = routes.layer(middleware::from_fn_with_state(
@@ -162,7 +171,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     app_state.query_timeout = config.query_timeout;
     app_state.max_live_subscribers = config.connections.max_live_subscribers;
     let state: SharedState = Arc::new(app_state);
-    let app = router(state.clone(), &config.connections, config.browser.clone());
+    let app = router(
+        state.clone(),
+        &config.connections,
+        config.browser.clone(),
+        config.ui.clone(),
+    );
     let (https, grpc_tls) = match &config.tls {
         Some(tls) => (
             Some(

@@ -42,6 +42,10 @@ pub struct ServerArgs {
     /// may read and write every tenant).
     #[arg(long, env = "FLAREGO_INSECURE_NO_AUTH", default_value_t = false)]
     insecure_no_auth: bool,
+    /// Serve the web UI from this folder (a `ui/dist` being developed)
+    /// instead of the copy built into the binary.
+    #[arg(long, env = "FLAREGO_UI_DIR")]
+    ui_dir: Option<PathBuf>,
     /// Print the bound HTTP address as `listening on http://ADDR` on stdout.
     #[arg(long, env = "FLAREGO_PRINT_ADDR", default_value_t = false)]
     print_addr: bool,
@@ -90,6 +94,10 @@ impl ServerArgs {
             tls: net.tls,
             connections: net.connections,
             browser: net.browser,
+            ui: match self.ui_dir {
+                Some(dir) => flarego_ingest::ui::UiSource::Dir(dir),
+                None => Default::default(),
+            },
         })
     }
 }

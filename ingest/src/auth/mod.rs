@@ -138,9 +138,10 @@ fn principal_of(claims: Claims, token: &str) -> Result<Principal, ApiError> {
 
 /// The token of `Authorization: Bearer <token>`.
 pub fn bearer(headers: &HeaderMap) -> Result<&str, &'static str> {
-    let v = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or("no Authorization header")?
+    let Some(v) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return websocket_bearer(headers).ok_or("no Authorization header");
+    };
+    let v = v
         .to_str()
         .map_err(|_| "Authorization header is not ASCII")?;
     let token = v
@@ -152,4 +153,17 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, &'static str> {
         return Err("empty bearer token");
     }
     Ok(token)
+}
+
+/// Browsers cannot set headers on a WebSocket, so a page sends its token
+/// as a subprotocol `bearer.<token>` beside the real one (the server
+/// answers with the real one only, never echoing the token).
+fn websocket_bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix("bearer."))
+        .filter(|t| !t.is_empty())
 }

@@ -22,3 +22,4 @@ mod read_api;
 mod security;
 mod sql_semantics;
 mod tls;
+mod ui;

@@ -32,6 +32,8 @@ use serde::Serialize;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// The subprotocol a browser asks for (it may add `bearer.<token>`).
+const LIVE_PROTOCOL: &str = "flarego.live.v1";
 /// Events read from the buffer at a time.
 const BATCH: usize = 64;
 /// A heartbeat goes out after this long without a message.
@@ -70,6 +72,7 @@ pub async fn live(
     let guard = Subscriber::admit(&state)?;
     // Subscribers only listen: small read buffers, small messages in.
     Ok(ws
+        .protocols([LIVE_PROTOCOL])
         .read_buffer_size(8 << 10)
         .max_message_size(64 << 10)
         .on_upgrade(move |socket| serve(socket, state, filter, cursor, guard)))

@@ -1,0 +1,49 @@
+// Small assertion helpers for canvas pages: waiting on the renderer hook,
+// reading pixels, and failing with what was seen.
+
+export function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/** Polls `fn` in the page until it returns a truthy value. */
+export async function until(page, fn, arg, what, timeout = 10_000) {
+  try {
+    const handle = await page.waitForFunction(fn, arg, { timeout, polling: 50 });
+    return await handle.jsonValue();
+  } catch {
+    throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+  }
+}
+
+/** Waits until the main flame graph drew a tree holding `name`; returns its rect. */
+export async function frame(page, name, hook = "flame", timeout = 10_000) {
+  return until(
+    page,
+    ([h, n]) => window.__flarego?.[h]?.rectOf(n) ?? null,
+    [hook, name],
+    `frame ${name} in the ${hook} graph`,
+    timeout,
+  );
+}
+
+export async function stats(page, hook = "flame") {
+  return page.evaluate((h) => window.__flarego?.[h]?.stats() ?? null, hook);
+}
+
+/** The colour at a point of the main flame graph canvas, as [r, g, b]. */
+export async function pixel(page, x, y) {
+  return page.evaluate(
+    ([cx, cy]) => {
+      const canvas = document.querySelector('[data-testid="flamegraph"]');
+      const box = canvas.getBoundingClientRect();
+      const dpr = window.devicePixelRatio || 1;
+      const data = canvas.getContext("2d").getImageData(Math.round((cx - box.left) * dpr), Math.round((cy - box.top) * dpr), 1, 1).data;
+      return [data[0], data[1], data[2]];
+    },
+    [x, y],
+  );
+}
+
+export async function text(page, testid) {
+  return page.locator(`[data-testid="${testid}"]`).first().innerText();
+}

@@ -1,0 +1,7 @@
+// Entry point: mounts the page.
+
+import { render } from "preact";
+import { App } from "./app";
+import "./style.css";
+
+render(<App />, document.getElementById("app")!);
