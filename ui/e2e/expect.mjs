@@ -15,15 +15,21 @@ export async function until(page, fn, arg, what, timeout = 10_000) {
   }
 }
 
-/** Waits until the main flame graph drew a tree holding `name`; returns its rect. */
+/**
+ * Waits until the `hook` flame graph drew a frame named `name` and it
+ * stays put (charts above may still be mounting); returns its rect.
+ */
 export async function frame(page, name, hook = "flame", timeout = 10_000) {
-  return until(
-    page,
-    ([h, n]) => window.__flarego?.[h]?.rectOf(n) ?? null,
-    [hook, name],
-    `frame ${name} in the ${hook} graph`,
-    timeout,
-  );
+  const deadline = Date.now() + timeout;
+  const read = () => page.evaluate(([h, n]) => window.__flarego?.[h]?.rectOf(n) ?? null, [hook, name]);
+  let last = null;
+  while (Date.now() < deadline) {
+    const rect = await read();
+    if (rect && last && rect.x === last.x && rect.y === last.y && rect.w === last.w) return rect;
+    last = rect;
+    await page.waitForTimeout(rect ? 150 : 50);
+  }
+  throw new Error(`timed out after ${timeout} ms waiting for frame ${name} in the ${hook} graph`);
 }
 
 export async function stats(page, hook = "flame") {

@@ -7,10 +7,10 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { launch } from "./browser.mjs";
-import { authSuite } from "./suite-auth.mjs";
+import { authSuite, behindSuite } from "./suite-auth.mjs";
 import { mainSuite } from "./suite-main.mjs";
 
-const SUITES = { main: mainSuite, auth: authSuite };
+const SUITES = { main: mainSuite, auth: authSuite, behind: behindSuite };
 
 const name = process.argv[2];
 const suite = SUITES[name];

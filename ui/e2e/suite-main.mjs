@@ -114,6 +114,21 @@ export const mainSuite = {
     await until(page, () => new URLSearchParams(location.search).get("from") === "now-30m", null, "back restores the range");
   },
 
+  async "playback steps the flame graph window by window"({ page, base }) {
+    await page.goto(`${base}/${goroutines()}`);
+    await frame(page, "main.waitOnChan");
+    const tl = await api(base, `timeline${goroutines()}`);
+    const step = page.waitForRequest((r) => /\/api\/v1\/flamegraph\?.*from=\d{13}/.test(r.url()));
+    await page.locator('[data-testid="step"]').click();
+    const q = new URL((await step).url()).searchParams;
+    const width = Number(q.get("to")) - Number(q.get("from"));
+    assert(Number(q.get("from")) === tl.times[0] / 1e6 && width === tl.step_ns / 1e6, `the first window [${q.get("from")}, ${q.get("to")}) is one step of ${tl.step_ns / 1e6} ms from ${tl.times[0] / 1e6}`);
+    const next = page.waitForRequest((r) => /\/api\/v1\/flamegraph\?.*from=\d{13}/.test(r.url()));
+    await page.locator('[data-testid="step"]').click();
+    const q2 = new URL((await next).url()).searchParams;
+    assert(Number(q2.get("from")) === Number(q.get("from")) + width, `the next window follows: ${q2.get("from")}`);
+  },
+
   async "clicking chan receive filters the flame graph to those goroutines"({ page, base }) {
     await page.goto(`${base}/${goroutines()}`);
     await frame(page, "main.lockHeld");
@@ -132,7 +147,7 @@ export const mainSuite = {
     const res = await fetch(`${base}/ingest?name=${service}.cpu&format=folded&from=${Math.floor(Date.now() / 1000)}&spyName=gospy`, { method: "POST", body: `main.main;${fn} 100\n` });
     const acked = Date.now();
     assert(res.ok, `ingest: ${res.status} ${await res.text()}`);
-    await frame(page, fn, "flame", 2000);
+    await until(page, (n) => window.__flarego?.flame?.rectOf(n), fn, `frame ${fn} on screen`, 2000);
     const took = Date.now() - acked;
     console.log(`     live: frame on screen ${took} ms after the ack`);
     assert(took <= 2000, `on screen ${took} ms after the ack`);

@@ -206,6 +206,15 @@ async fn the_ui_in_a_real_browser() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_says_when_live_mode_fell_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start(&tmp.path().join("data"), &["--live-buffer-bytes", "1"])
+        .await
+        .unwrap();
+    run_suite("behind", &s.url, &out_dir("behind"), &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_asks_for_a_token_with_auth_on() {
     let tmp = tempfile::tempdir().unwrap();
     let keys = Keys::create(tmp.path()).unwrap();
