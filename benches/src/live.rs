@@ -47,8 +47,15 @@ async fn load(
         tasks.push(tokio::spawn(async move {
             let mut i = c;
             while Instant::now() < stop {
+                // dated now, as an SDK sends live data
+                let from = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
                 let r = client
-                    .post(format!("{url}/ingest?name=bench.cpu&format=pprof"))
+                    .post(format!(
+                        "{url}/ingest?name=bench.cpu&format=pprof&from={from}"
+                    ))
                     .body(bodies[i % bodies.len()].clone())
                     .send()
                     .await?;

@@ -36,7 +36,7 @@ async function flame() {
   const browser = await launch();
   const results = { ours: [], d3: [] };
   for (let r = 0; r < runs; r++) {
-    for (const which of ["ours", "d3"]) {
+    for (const which of opt("only", "ours,d3").split(",")) {
       const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
       await page.setContent(`<!doctype html><body></body>`);
       await page.addScriptTag({ content: script });
@@ -48,10 +48,10 @@ async function flame() {
     }
   }
   await browser.close();
-  for (const which of ["ours", "d3"]) {
+  for (const which of opt("only", "ours,d3").split(",")) {
     const rs = results[which];
     console.log(
-      `${which === "ours" ? "flarego canvas " : "d3-flame-graph "}  first frame median ${median(rs.map((x) => x.first_frame_ms)).toFixed(1)} ms   zoom redraw median ${median(rs.map((x) => x.zoom_median_ms)).toFixed(2)} ms (max ${Math.max(...rs.map((x) => x.zoom_max_ms)).toFixed(1)} ms)   nodes ${rs[0].nodes}`,
+      `${which === "ours" ? `flarego canvas (parse ${median(rs.map((x) => x.parse_ms)).toFixed(1)} ms, layout ${median(rs.map((x) => x.layout_ms)).toFixed(1)} ms, draw ${median(rs.map((x) => x.draw_ms)).toFixed(1)} ms, redraw of the whole tree ${median(rs.map((x) => x.redraw_root_ms)).toFixed(1)} ms)` : "d3-flame-graph "}  first frame median ${median(rs.map((x) => x.first_frame_ms)).toFixed(1)} ms   zoom redraw median ${median(rs.map((x) => x.zoom_median_ms)).toFixed(2)} ms (max ${Math.max(...rs.map((x) => x.zoom_max_ms)).toFixed(1)} ms)   nodes ${rs[0].nodes}`,
     );
   }
 }
@@ -61,7 +61,7 @@ async function pageBench() {
   if (!bin) throw new Error("--bin PATH: the flarego binary to start");
   const minutes = Number(opt("minutes", "30"));
   const dir = mkdtempSync(join(tmpdir(), "flarego-ui-bench-"));
-  const server = spawn(bin, ["server", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--print-addr", "--data-dir", join(dir, "data")], { stdio: ["ignore", "pipe", "inherit"] });
+  const server = spawn(bin, ["server", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--print-addr", "--data-dir", join(dir, "data"), "--ui-dir", "dist"], { stdio: ["ignore", "pipe", "inherit"] });
   const base = await new Promise((resolve, reject) => {
     let buf = "";
     server.stdout.on("data", (d) => {

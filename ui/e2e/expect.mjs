@@ -21,7 +21,18 @@ export async function until(page, fn, arg, what, timeout = 10_000) {
  */
 export async function frame(page, name, hook = "flame", timeout = 10_000) {
   const deadline = Date.now() + timeout;
-  const read = () => page.evaluate(([h, n]) => window.__flarego?.[h]?.rectOf(n) ?? null, [hook, name]);
+  // the canvas is brought into view first: rects are in viewport coordinates
+  const read = () =>
+    page.evaluate(
+      ([h, n]) => {
+        const canvas = document.querySelector(`[data-testid="${h === "flame" ? "flamegraph" : h}"]`);
+        if (!canvas) return null;
+        const box = canvas.getBoundingClientRect();
+        if (box.top < 0 || box.bottom > window.innerHeight) canvas.scrollIntoView({ block: "center" });
+        return window.__flarego?.[h]?.rectOf(n) ?? null;
+      },
+      [hook, name],
+    );
   let last = null;
   while (Date.now() < deadline) {
     const rect = await read();
@@ -52,4 +63,20 @@ export async function pixel(page, x, y) {
 
 export async function text(page, testid) {
   return page.locator(`[data-testid="${testid}"]`).first().innerText();
+}
+
+/** Hovers a frame until the tooltip shows (the page may still be settling); returns its text. */
+export async function hover(page, name, hook = "flame") {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const r = await frame(page, name, hook);
+    await page.mouse.move(r.x + Math.min(r.w / 2, 40), r.y + r.h / 2);
+    const tip = page.locator('[data-testid="tooltip"]');
+    try {
+      await tip.waitFor({ timeout: 2000 });
+      return { rect: r, text: await tip.innerText() };
+    } catch {
+      await page.mouse.move(0, 0);
+    }
+  }
+  throw new Error(`no tooltip over ${name}`);
 }

@@ -31,6 +31,15 @@ interface Props {
   onSeriesClick?: (label: string) => void;
 }
 
+/** Space a chart will take, held while its data loads so nothing below it moves. */
+export function ChartPlaceholder({ height = 160, children }: { height?: number; children?: preact.ComponentChildren }) {
+  return (
+    <div class="chart-placeholder" style={{ height: `${height}px` }}>
+      {children}
+    </div>
+  );
+}
+
 export const SERIES_COLORS = ["#e4572e", "#29335c", "#f3a712", "#669bbc", "#a8c686", "#8e5572", "#2a9d8f", "#b56576", "#6d597a", "#e9c46a"];
 
 function stack(series: ChartSeries[]): number[][] {
@@ -147,5 +156,5 @@ export function Chart(props: Props) {
     plot.current?.redraw(false, false);
   }, [props.threshold, props.highlight]);
 
-  return <div class="chart" data-testid={props.testid} ref={box} />;
+  return <div class="chart" data-testid={props.testid} ref={box} style={{ minHeight: `${props.height ?? 160}px` }} />;
 }

@@ -1,6 +1,6 @@
 // The flame graph renderer: Canvas 2D, a viewport-sized canvas, only the
 // visible rows drawn. Per row a binary search finds the first bar in
-// view; runs of bars under half a pixel are skipped a pixel at a time
+// view; runs of bars under a pixel are skipped a pixel at a time
 // (their subtrees with them), so a row costs at most its width in
 // pixels whatever the tree's size. Fills are batched per colour, labels
 // drawn only where at least 20 px fit.
@@ -11,6 +11,8 @@ import type { FlameTree } from "./tree";
 
 export const ROW_HEIGHT = 18;
 const LABEL_MIN_PX = 20;
+/** Bars narrower than this are drawn as muted runs, their subtrees with them. */
+const MIN_BAR_PX = 1;
 const FONT = "12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace";
 
 export interface RenderStats {
@@ -131,27 +133,36 @@ export class FlameRenderer {
       const level = t.levels[d];
       const y = this.rowY(d);
       let pos = t.firstEndingAfter(d, lo);
-      let lastTinyPx = -1;
+      // a run of pixels holding only bars under a pixel: one muted rect
+      let runStart = -1;
+      let runEnd = -1;
+      const flushRun = () => {
+        if (runStart >= 0) push(TINY, runStart, y, runEnd - runStart + 1);
+        runStart = -1;
+      };
       while (pos < level.length) {
         const i = level[pos];
         const x = t.x0[i];
         if (x >= hi) break;
         const w = t.width[i] * k;
-        if (w < 0.5) {
+        if (w < MIN_BAR_PX) {
           const px = Math.floor((x - lo) * k);
-          if (px !== lastTinyPx) {
-            push(TINY, px, y, 1);
-            lastTinyPx = px;
+          if (runStart >= 0 && px <= runEnd + 1) runEnd = Math.max(runEnd, px);
+          else {
+            flushRun();
+            runStart = runEnd = px;
           }
           pos = Math.max(pos + 1, t.firstStartingFrom(d, lo + (px + 1) / k));
           continue;
         }
+        flushRun();
         const xs = Math.max(0, (x - lo) * k);
         const xe = Math.min(W, (x + t.width[i] - lo) * k);
         push(this.colorOf(i, d < zoomDepth), xs, y, Math.max(0.5, xe - xs - (xe - xs > 2 ? 1 : 0)));
         if (xe - xs >= LABEL_MIN_PX) labels.push(i, xs, y, xe - xs);
         pos++;
       }
+      flushRun();
     }
     let drawn = 0;
     for (const [color, b] of batches) {
@@ -204,7 +215,7 @@ export class FlameRenderer {
     const v = lo + (x / this.cssWidth) * (hi - lo);
     const i = t.nodeAt(d, v);
     if (i < 0) return -1;
-    return (t.width[i] * this.cssWidth) / (hi - lo) >= 0.5 ? i : -1;
+    return (t.width[i] * this.cssWidth) / (hi - lo) >= MIN_BAR_PX ? i : -1;
   }
 
   /** Where node `i` is drawn, in CSS pixels of the canvas (null when not in view). */

@@ -5,7 +5,7 @@
 import { useState } from "preact/hooks";
 import { getJson } from "../api/client";
 import type { Timeline } from "../api/types";
-import { Chart, SERIES_COLORS } from "../charts/Chart";
+import { Chart, ChartPlaceholder, SERIES_COLORS } from "../charts/Chart";
 import { useFetch } from "../view/useFetch";
 
 interface Panel {
@@ -83,11 +83,13 @@ function MetricPanel({ panel, selection, refresh, onError }: { panel: Panel } & 
         />
       </div>
       {data.error ? (
-        <div class="error-inline">{data.error}</div>
+        <ChartPlaceholder height={110}>
+          <span class="error-inline">{data.error}</span>
+        </ChartPlaceholder>
       ) : hasData ? (
         <Chart times={times} series={series} unit={panel.unit} height={110} threshold={th !== null && Number.isFinite(th) ? th : null} />
       ) : (
-        <div class="empty small">{data.loading ? "loading…" : "no points: runtime metrics come from the agent (flarego agent --target …)"}</div>
+        <ChartPlaceholder height={110}>{data.loading ? "loading…" : "no points: runtime metrics come from the agent (flarego agent --pprof-url …)"}</ChartPlaceholder>
       )}
     </div>
   );

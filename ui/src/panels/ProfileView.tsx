@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { getJson } from "../api/client";
 import type { FlameGraphAnswer, Timeline } from "../api/types";
-import { Chart, SERIES_COLORS } from "../charts/Chart";
+import { Chart, ChartPlaceholder, SERIES_COLORS } from "../charts/Chart";
 import { FlameTree } from "../flame/tree";
 import { clock } from "../view/time";
 import type { ViewState } from "../view/url";
@@ -106,6 +106,7 @@ export function ProfileView({ view, onChange, onError }: Props) {
           />
           <LiveControls view={view} live={live} paused={paused} onToggle={() => onChange({ live: !view.live, to: "now" })} onPause={() => setPaused(!paused)} />
         </div>
+        {!timeline.data && <ChartPlaceholder>{timeline.loading ? "loading…" : ""}</ChartPlaceholder>}
         {timeline.data && (
           <Chart
             testid="timeline"
@@ -133,7 +134,7 @@ export function ProfileView({ view, onChange, onError }: Props) {
         {stateSeries.length > 0 ? (
           <Chart testid="states" times={states.data!.times.map((t) => t / 1e6)} series={stateSeries} unit="count" stacked height={130} onSeriesClick={(label) => onChange({ profile_type: "goroutine", state: label })} />
         ) : (
-          <div class="empty small">{states.loading ? "loading…" : "no goroutine profiles in this range"}</div>
+          <ChartPlaceholder height={130}>{states.loading ? "loading…" : "no goroutine profiles in this range"}</ChartPlaceholder>
         )}
       </section>
       <Metrics selection={selection} refresh={refresh} onError={onError} />
