@@ -117,14 +117,8 @@ impl Tree {
     /// side B's arrays too.
     pub fn columnar<'s>(&'s self, max_nodes: Option<usize>, diff: bool) -> Columnar {
         let n = self.len();
-        let mut kids: Vec<Vec<u32>> = vec![Vec::new(); n];
-        for i in 1..n {
-            kids[self.parent[i] as usize].push(i as u32);
-        }
         let name_of = |i: u32| -> &'s str { self.names[self.name[i as usize] as usize].as_str() };
-        for k in &mut kids {
-            k.sort_by(|a, b| name_of(*a).cmp(name_of(*b)));
-        }
+        let kids = Children::of(&self.parent, |a, b| name_of(a).cmp(name_of(b)));
         let weight = |i: usize| self.total[i].saturating_add(self.total_b[i]);
         // The smallest weight a node may have and stay its own node.
         let threshold = match max_nodes {
@@ -177,22 +171,25 @@ impl Tree {
                 self.self_b[i],
             ];
             emit(&mut out, name_of(node), depth, v);
-            let (keep, merged): (Vec<u32>, Vec<u32>) = kids[i]
-                .iter()
-                .partition(|c| weight(**c as usize) >= threshold);
-            if !merged.is_empty() {
-                let (mut t, mut tb) = (0i64, 0i64);
-                for c in &merged {
-                    t = t.saturating_add(self.total[*c as usize]);
-                    tb = tb.saturating_add(self.total_b[*c as usize]);
-                    out.pruned_nodes += subtree_size(&kids, *c);
+            let children = kids.of_node(node);
+            let (mut t, mut tb, mut merged) = (0i64, 0i64, 0usize);
+            for &c in children {
+                if weight(c as usize) < threshold {
+                    t = t.saturating_add(self.total[c as usize]);
+                    tb = tb.saturating_add(self.total_b[c as usize]);
+                    out.pruned_nodes += kids.subtree_size(c);
+                    merged += 1;
                 }
+            }
+            if merged > 0 {
                 out.pruned_value = out.pruned_value.saturating_add(t).saturating_add(tb);
                 // After the kept children in pre-order: pushed first.
                 stack.push(Step::Other(depth + 1, [t, t, tb, tb]));
             }
-            for c in keep.iter().rev() {
-                stack.push(Step::Node(*c, depth + 1));
+            for &c in children.iter().rev() {
+                if weight(c as usize) >= threshold {
+                    stack.push(Step::Node(c, depth + 1));
+                }
             }
         }
         out.scale_down();
@@ -200,14 +197,48 @@ impl Tree {
     }
 }
 
-fn subtree_size(kids: &[Vec<u32>], node: u32) -> u64 {
-    let mut n = 0;
-    let mut stack = vec![node];
-    while let Some(x) = stack.pop() {
-        n += 1;
-        stack.extend(&kids[x as usize]);
+/// Each node's children in one array (offsets per node), sorted.
+struct Children {
+    start: Vec<u32>,
+    list: Vec<u32>,
+}
+
+impl Children {
+    /// From the parent of every node (node 0 is the root).
+    fn of(parent: &[u32], order: impl Fn(u32, u32) -> std::cmp::Ordering) -> Children {
+        let n = parent.len();
+        let mut start = vec![0u32; n + 1];
+        for &p in parent.iter().skip(1) {
+            start[p as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut list = vec![0u32; n.saturating_sub(1)];
+        for (i, &p) in parent.iter().enumerate().skip(1) {
+            list[fill[p as usize] as usize] = i as u32;
+            fill[p as usize] += 1;
+        }
+        for w in start.windows(2) {
+            list[w[0] as usize..w[1] as usize].sort_by(|a, b| order(*a, *b));
+        }
+        Children { start, list }
     }
-    n
+
+    fn of_node(&self, node: u32) -> &[u32] {
+        &self.list[self.start[node as usize] as usize..self.start[node as usize + 1] as usize]
+    }
+
+    fn subtree_size(&self, node: u32) -> u64 {
+        let mut n = 0;
+        let mut stack = vec![node];
+        while let Some(x) = stack.pop() {
+            n += 1;
+            stack.extend_from_slice(self.of_node(x));
+        }
+        n
+    }
 }
 
 /// The wire form of a tree. Every value is the number shown times
