@@ -175,7 +175,7 @@ function EmptyHelp({ loading }: { loading: boolean }) {
   if (loading) return <span>loading…</span>;
   return (
     <span>
-      No profiles in this selection. Widen the time range, or send some: <code>flarego agent --target http://localhost:6060 --server http://127.0.0.1:4041</code> scrapes a Go
+      No profiles in this selection. Widen the time range, or send some: <code>flarego agent --service api --pprof-url http://127.0.0.1:6060</code> scrapes a Go
       program that imports <code>net/http/pprof</code>; <code>flarego demo</code> runs a server with a profiled workload.
     </span>
   );
