@@ -51,6 +51,16 @@ export const mainSuite = {
     await page.keyboard.press("Escape");
     s = await until(page, () => window.__flarego.flame.stats().zoom === "total", null, "Esc resets the zoom");
 
+    // flame (root at the bottom) → icicle (root at the top)
+    const rootFlame = await frame(page, "total");
+    const leafFlame = await frame(page, "main.waitOnChan");
+    assert(rootFlame.y > leafFlame.y, "flame view: the root is below its children");
+    await page.locator('[data-testid="orientation"]').click();
+    await until(page, () => location.search.includes("orientation=icicle"), null, "the orientation in the URL");
+    const rootIcicle = await frame(page, "total");
+    const leafIcicle = await frame(page, "main.waitOnChan");
+    assert(rootIcicle.y < leafIcicle.y, "icicle view: the root is above its children");
+
     await page.keyboard.press("/");
     assert(await page.locator('[data-testid="search"]').evaluate((el) => el === document.activeElement), "/ focuses the search box");
     await page.keyboard.type("waitOnChan");
