@@ -207,6 +207,9 @@ export const mainSuite = {
     const [r2, g2] = await pixel(page, shrunk.x + shrunk.w - 4, shrunk.y + 2);
     assert(g2 > r2 + 30, `main.steady is green: rgb(${r2},${g2})`);
     assert((await text(page, "diff-legend")).includes("grew"), "a legend explains the colours");
+    // base: grows 100 of 200 (50%); comparison: 400 of 500 (80%): +30 points
+    const table = await text(page, "diff-table");
+    assert(/main\.grows[^\n]*\+30\.0 pp/.test(table) && /main\.steady[^\n]*-30\.0 pp/.test(table), `the table gives each function's change in share: ${table}`);
     await page.locator('[data-testid="palette"]').selectOption("blue-red");
     await page.waitForTimeout(200);
     const [r3, g3, b3] = await pixel(page, shrunk.x + shrunk.w - 4, shrunk.y + 2);

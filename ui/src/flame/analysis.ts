@@ -17,7 +17,7 @@ export interface TopRow {
  * outermost nodes only, so a recursive function counts once per stack
  * (`go tool pprof -top`'s cum).
  */
-export function topFunctions(tree: FlameTree): TopRow[] {
+export function topFunctions(tree: FlameTree, totals: Float64Array = tree.total, selfs: Float64Array = tree.self): TopRow[] {
   const names = tree.names.length;
   const self = new Float64Array(names);
   const total = new Float64Array(names);
@@ -27,8 +27,8 @@ export function topFunctions(tree: FlameTree): TopRow[] {
     const d = tree.depth[i];
     while (path.length >= d) onPath[tree.nameIdx[path.pop()!]]--;
     const k = tree.nameIdx[i];
-    self[k] += tree.self[i];
-    if (onPath[k] === 0) total[k] += tree.total[i];
+    self[k] += selfs[i];
+    if (onPath[k] === 0) total[k] += totals[i];
     onPath[k]++;
     path.push(i);
   }

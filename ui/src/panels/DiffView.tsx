@@ -7,6 +7,7 @@ import { getJson } from "../api/client";
 import type { DiffAnswer } from "../api/types";
 import type { DiffPalette } from "../flame/colors";
 import { DIFF_STEPS, diffColors } from "../flame/colors";
+import { DiffTable } from "../flame/DiffTable";
 import { FlameGraph } from "../flame/FlameGraph";
 import { matchNames } from "../flame/analysis";
 import { FlameTree } from "../flame/tree";
@@ -92,7 +93,10 @@ export function DiffView({ view, onChange, onError }: Props) {
       </div>
       {diff.error && <div class="error-inline">{diff.error}</div>}
       {tree && tree.n > 1 ? (
-        <FlameGraph tree={tree} unit={diff.data!.unit} orientation={view.orientation} mask={mask} diff={coloring} hook="flame" keyboard />
+        <>
+          <FlameGraph tree={tree} unit={diff.data!.unit} orientation={view.orientation} mask={mask} diff={coloring} hook="flame" keyboard />
+          <DiffTable tree={tree} unit={diff.data!.unit} />
+        </>
       ) : (
         <div class="empty">{diff.loading ? "loading…" : "Nothing to compare: neither range has profiles for this selection."}</div>
       )}
