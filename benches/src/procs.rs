@@ -32,8 +32,32 @@ pub fn cpu_secs(pid: &str) -> f64 {
     flarego_agent::selfstats::cpu_seconds_of(pid).unwrap_or(0.0)
 }
 
+/// A child process killed when dropped, so a bench that stops early
+/// (an error, a refused write) leaves no server behind.
+pub struct KillOnDrop(pub Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running release server: `(child, http url, grpc url)`.
-pub fn spawn_server(data: &Path, extra: &[&str]) -> anyhow::Result<(Child, String, String)> {
+pub fn spawn_server(data: &Path, extra: &[&str]) -> anyhow::Result<(KillOnDrop, String, String)> {
     spawn_server_bin(&crate::sibling_bin("flarego")?, data, extra)
 }
 
@@ -42,23 +66,25 @@ pub fn spawn_server_bin(
     bin: &Path,
     data: &Path,
     extra: &[&str],
-) -> anyhow::Result<(Child, String, String)> {
-    let mut child = Command::new(bin)
-        .args([
-            "server",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--grpc-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--print-addr")
-        .args(extra)
-        .arg("--data-dir")
-        .arg(data)
-        .env("FLAREGO_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
+) -> anyhow::Result<(KillOnDrop, String, String)> {
+    let mut child = KillOnDrop(
+        Command::new(bin)
+            .args([
+                "server",
+                "--http-addr",
+                "127.0.0.1:0",
+                "--grpc-addr",
+                "127.0.0.1:0",
+            ])
+            .arg("--print-addr")
+            .args(extra)
+            .arg("--data-dir")
+            .arg(data)
+            .env("FLAREGO_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
     let stdout = child
         .stdout
         .take()
