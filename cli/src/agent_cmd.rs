@@ -105,14 +105,17 @@ fn read_file(flag: &str, path: Option<PathBuf>) -> anyhow::Result<Option<Vec<u8>
         .transpose()
 }
 
-/// glibc gives each thread that allocates its own malloc arena; the
-/// agent has few threads and little to allocate, so one arena is plenty
-/// and saves resident memory.
-pub fn limit_malloc_arenas() {
+/// glibc gives each thread that allocates its own malloc arena, up to
+/// eight per core, and memory freed in one arena is not reused by
+/// another: a long-running process with many threads (runtime workers,
+/// blocking sections, query threads, merges) grows as each arena keeps
+/// its own high-water mark. The agent has few threads and little to
+/// allocate, so one arena is plenty; the server gets one per core.
+pub fn limit_malloc_arenas(arenas: i32) {
     // SAFETY: mallopt only sets an allocator parameter; called before any
     // other thread exists.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
     }
 }
 

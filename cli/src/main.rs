@@ -67,11 +67,13 @@ fn run() -> anyhow::Result<()> {
     // The agent sits beside the service it profiles: one thread (plus the
     // perf sampler's) and few malloc arenas keep its footprint small.
     let rt = if matches!(cli.command, Command::Agent(_)) {
-        agent_cmd::limit_malloc_arenas();
+        agent_cmd::limit_malloc_arenas(1);
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
     } else {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        agent_cmd::limit_malloc_arenas(cores.clamp(2, 8) as i32);
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?

@@ -30,7 +30,7 @@ struct Cli {
 fn main() -> std::process::ExitCode {
     logging::init();
     let cli = Cli::parse();
-    agent_cmd::limit_malloc_arenas();
+    agent_cmd::limit_malloc_arenas(1);
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
