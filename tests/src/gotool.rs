@@ -254,12 +254,12 @@ mod tests {
     }
 }
 
-/// `go tool pprof -top` of one sample type: the total and, per function,
-/// `(flat, cum)` in the profile's own unit.
-pub fn pprof_top(
-    file: &Path,
-    sample_index: &str,
-) -> anyhow::Result<(i64, BTreeMap<String, (i64, i64)>)> {
+/// What `go tool pprof -top` prints: the total and, per function,
+/// `(flat, cum)`.
+pub type PprofTop = (i64, BTreeMap<String, (i64, i64)>);
+
+/// `go tool pprof -top` of one sample type, in the profile's own unit.
+pub fn pprof_top(file: &Path, sample_index: &str) -> anyhow::Result<PprofTop> {
     // Print values in the base unit of the sample type, whole numbers.
     let unit = if sample_index.contains("space") || sample_index.ends_with("bytes") {
         "B"
