@@ -6,7 +6,6 @@
 use super::{Params, begin, number, respond, selection, timed};
 use crate::error::ApiError;
 use crate::state::{AppState, SharedState};
-use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use flarego_query::read::browse::{Browse, BrowseRequest, DEFAULT_LIMIT, Listing};
@@ -14,53 +13,14 @@ use flarego_query::read::browse::{Browse, BrowseRequest, DEFAULT_LIMIT, Listing}
 /// Values one listing returns at most.
 const MAX_LIMIT: usize = 100_000;
 
-pub async fn services(
-    s: State<SharedState>,
-    h: HeaderMap,
-    q: Query<Params>,
-) -> Result<Response, ApiError> {
-    listing(s, h, q, "services").await
-}
-
-pub async fn profile_types(
-    s: State<SharedState>,
-    h: HeaderMap,
-    q: Query<Params>,
-) -> Result<Response, ApiError> {
-    listing(s, h, q, "profile_types").await
-}
-
-pub async fn metric_names(
-    s: State<SharedState>,
-    h: HeaderMap,
-    q: Query<Params>,
-) -> Result<Response, ApiError> {
-    listing(s, h, q, "metric_names").await
-}
-
-pub async fn labels(
-    s: State<SharedState>,
-    h: HeaderMap,
-    q: Query<Params>,
-) -> Result<Response, ApiError> {
-    listing(s, h, q, "labels").await
-}
-
-pub async fn label_values(
-    s: State<SharedState>,
-    h: HeaderMap,
-    q: Query<Params>,
-) -> Result<Response, ApiError> {
-    listing(s, h, q, "label_values").await
-}
-
-async fn listing(
-    State(state): State<SharedState>,
-    headers: HeaderMap,
-    Query(params): Query<Params>,
+/// `GET /api/v1/<what>`: one listing (see [`browse_of`]).
+pub async fn listing(
+    state: &SharedState,
+    headers: &HeaderMap,
+    params: &Params,
     what: &str,
 ) -> Result<Response, ApiError> {
-    respond(&headers, browse_of(&state, &headers, &params, what).await)
+    respond(headers, browse_of(state, headers, params, what).await)
 }
 
 /// The listing `what` (`services`, `profile_types`, `metric_names`,

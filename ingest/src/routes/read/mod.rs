@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::ratelimit::QuerySlot;
 use crate::state::{AppState, Ready, SharedState};
 use axum::Router;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -36,11 +37,11 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/top", get(top::top))
         .route("/api/v1/timeline", get(timeline::timeline))
         .route("/api/v1/metrics/series", get(timeline::metric_series))
-        .route("/api/v1/services", get(browse::services))
-        .route("/api/v1/profile_types", get(browse::profile_types))
-        .route("/api/v1/metric_names", get(browse::metric_names))
-        .route("/api/v1/labels", get(browse::labels))
-        .route("/api/v1/label_values", get(browse::label_values))
+        .route("/api/v1/services", browse_route("services"))
+        .route("/api/v1/profile_types", browse_route("profile_types"))
+        .route("/api/v1/metric_names", browse_route("metric_names"))
+        .route("/api/v1/labels", browse_route("labels"))
+        .route("/api/v1/label_values", browse_route("label_values"))
         .route("/api/v1/live", get(live::live))
         .route("/api/v1/export", get(export::export))
         .route("/api/v1/import", post(snapshots::import))
@@ -49,6 +50,17 @@ pub fn routes() -> Router<SharedState> {
             "/api/v1/snapshots/{id}",
             get(snapshots::get).delete(snapshots::delete),
         )
+}
+
+/// `GET` of one listing of [`browse`].
+fn browse_route(what: &'static str) -> axum::routing::MethodRouter<SharedState> {
+    get(
+        move |State(state): State<SharedState>,
+              headers: HeaderMap,
+              Query(params): Query<Params>| async move {
+            browse::listing(&state, &headers, &params, what).await
+        },
+    )
 }
 
 /// Query parameters, as sent.
