@@ -340,3 +340,27 @@ impl Drop for TestServer {
         self.kill9();
     }
 }
+
+/// A server (query rate limit off) holding the Go workload's profiles
+/// (`tests/go/profgen`: cpu, heap, goroutine, block, mutex), each as
+/// series `profgen.<kind>{instance=<kind>}`; returns it and the folder
+/// of the `.pb.gz` files.
+pub async fn start_with_profgen(tmp: &Path) -> (TestServer, PathBuf) {
+    let out = crate::gotool::profgen_profiles(tmp).expect("the Go workload's profiles");
+    let s = TestServer::start(&tmp.join("data"), &["--queries-per-sec", "0"])
+        .await
+        .expect("server");
+    for kind in ["cpu", "heap", "goroutine", "block", "mutex"] {
+        let body = std::fs::read(out.join(format!("{kind}.pb.gz"))).expect("profile file");
+        let (st, msg) = s
+            .post(
+                &format!("/ingest?name=profgen.{kind}%7Binstance%3D{kind}%7D&format=pprof"),
+                body,
+                &[],
+            )
+            .await
+            .expect("ingest");
+        assert_eq!(st, 200, "{kind}: {msg}");
+    }
+    (s, out)
+}

@@ -63,26 +63,6 @@ fn folded_stacks(text: &str) -> Stacks {
     out
 }
 
-async fn start_with_profgen(tmp: &std::path::Path) -> (TestServer, std::path::PathBuf) {
-    let out = gotool::profgen_profiles(tmp).unwrap();
-    let s = TestServer::start(&tmp.join("data"), &["--queries-per-sec", "0"])
-        .await
-        .unwrap();
-    for kind in ["cpu", "heap", "goroutine", "block", "mutex"] {
-        let body = std::fs::read(out.join(format!("{kind}.pb.gz"))).unwrap();
-        let (st, msg) = s
-            .post(
-                &format!("/ingest?name=profgen.{kind}%7Binstance%3D{kind}%7D&format=pprof"),
-                body,
-                &[],
-            )
-            .await
-            .unwrap();
-        assert_eq!(st, 200, "{kind}: {msg}");
-    }
-    (s, out)
-}
-
 fn selection(kind: &str, pt: &str) -> String {
     format!("service=profgen&profile_type={pt}&query=%7Binstance%3D%22{kind}%22%7D&from=now-1d")
 }
@@ -90,7 +70,7 @@ fn selection(kind: &str, pt: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pprof_and_folded_exports_hold_the_input_stacks() {
     let tmp = tempfile::tempdir().unwrap();
-    let (s, out) = start_with_profgen(tmp.path()).await;
+    let (s, out) = flarego_tests::server::start_with_profgen(tmp.path()).await;
     for (kind, index, pt) in PROFGEN_TYPES {
         let input = raw_stacks(&out.join(format!("{kind}.pb.gz")), index);
         let sel = selection(kind, pt);
@@ -122,7 +102,7 @@ async fn pprof_and_folded_exports_hold_the_input_stacks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fgo_snapshots_validate_import_and_come_back_unchanged() {
     let tmp = tempfile::tempdir().unwrap();
-    let (s, out) = start_with_profgen(tmp.path()).await;
+    let (s, out) = flarego_tests::server::start_with_profgen(tmp.path()).await;
     let sel = selection("goroutine", "goroutine");
     let (st, fgo) = get_bytes(&s, &format!("/api/v1/export?format=fgo&{sel}")).await;
     assert_eq!(st, 200, "{}", String::from_utf8_lossy(&fgo));

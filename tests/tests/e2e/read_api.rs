@@ -22,22 +22,7 @@ async fn get(s: &TestServer, path: &str) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flame_graph_and_top_table_equal_go_tool_pprof() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = gotool::profgen_profiles(tmp.path()).unwrap();
-    let s = TestServer::start(&tmp.path().join("data"), &["--queries-per-sec", "0"])
-        .await
-        .unwrap();
-    for kind in ["cpu", "heap", "goroutine", "block", "mutex"] {
-        let body = std::fs::read(out.join(format!("{kind}.pb.gz"))).unwrap();
-        let (st, msg) = s
-            .post(
-                &format!("/ingest?name=profgen.{kind}%7Binstance%3D{kind}%7D&format=pprof"),
-                body,
-                &[],
-            )
-            .await
-            .unwrap();
-        assert_eq!(st, 200, "{kind}: {msg}");
-    }
+    let (s, out) = flarego_tests::server::start_with_profgen(tmp.path()).await;
     for (kind, index, pt) in gotool::PROFGEN_TYPES {
         let (total, theirs) = gotool::pprof_top(&out.join(format!("{kind}.pb.gz")), index).unwrap();
         let sel = format!(
