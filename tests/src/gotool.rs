@@ -232,28 +232,6 @@ fn parse_raw(text: &str) -> anyhow::Result<RawProfile> {
     Ok(raw)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn parses_raw_output() {
-        let text = "PeriodType: contentions count\nSamples:\ncontentions/count delay/nanoseconds\n        797 3520035294: 1 \n          1 1193106509: 2 3 \n                bytes:[64]\nLocations\n     1: 0x4bcb6d M=1 sync.(*Mutex).Lock /x/mutex.go:90 s=0\n             main.contend /m.go:51 s=0\n     2: 0x4708f1 M=1 sync.(*WaitGroup).Wait /w.go:139 s=0\n     3: 0x1 M=1 main.main /m.go:1 s=0\nMappings\n1: 0x400000/0x4be000/0x0 /tmp/pg/profgen  [FN]\n";
-        let r = super::parse_raw(text).unwrap();
-        assert_eq!(
-            r.sample_types,
-            vec!["contentions/count", "delay/nanoseconds"]
-        );
-        assert_eq!(r.totals, vec![798, 4713141803]);
-        assert_eq!(r.leaf_totals[0]["sync.(*Mutex).Lock"], 797);
-        assert_eq!(r.leaf_totals[1]["sync.(*WaitGroup).Wait"], 1193106509);
-        let s = |f: &[&str]| f.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            r.stacks[0][&s(&["main.contend", "sync.(*Mutex).Lock"])],
-            797
-        );
-        assert_eq!(r.stacks[0][&s(&["main.main", "sync.(*WaitGroup).Wait"])], 1);
-    }
-}
-
 /// What `go tool pprof -top` prints: the total and, per function,
 /// `(flat, cum)`.
 pub type PprofTop = (i64, BTreeMap<String, (i64, i64)>);
@@ -327,4 +305,26 @@ pub fn pprof_top(file: &Path, sample_index: &str) -> anyhow::Result<PprofTop> {
         total.context("no total in go tool pprof -top output")?,
         rows,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_raw_output() {
+        let text = "PeriodType: contentions count\nSamples:\ncontentions/count delay/nanoseconds\n        797 3520035294: 1 \n          1 1193106509: 2 3 \n                bytes:[64]\nLocations\n     1: 0x4bcb6d M=1 sync.(*Mutex).Lock /x/mutex.go:90 s=0\n             main.contend /m.go:51 s=0\n     2: 0x4708f1 M=1 sync.(*WaitGroup).Wait /w.go:139 s=0\n     3: 0x1 M=1 main.main /m.go:1 s=0\nMappings\n1: 0x400000/0x4be000/0x0 /tmp/pg/profgen  [FN]\n";
+        let r = super::parse_raw(text).unwrap();
+        assert_eq!(
+            r.sample_types,
+            vec!["contentions/count", "delay/nanoseconds"]
+        );
+        assert_eq!(r.totals, vec![798, 4713141803]);
+        assert_eq!(r.leaf_totals[0]["sync.(*Mutex).Lock"], 797);
+        assert_eq!(r.leaf_totals[1]["sync.(*WaitGroup).Wait"], 1193106509);
+        let s = |f: &[&str]| f.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            r.stacks[0][&s(&["main.contend", "sync.(*Mutex).Lock"])],
+            797
+        );
+        assert_eq!(r.stacks[0][&s(&["main.main", "sync.(*WaitGroup).Wait"])], 1);
+    }
 }
