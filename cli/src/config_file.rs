@@ -11,6 +11,16 @@ use std::path::Path;
 #[serde(deny_unknown_fields)]
 pub struct ServerFile {
     pub data_dir: Option<String>,
+    pub object_store: Option<String>,
+    pub node_id: Option<String>,
+    pub store_request_timeout: Option<String>,
+    pub store_retry_timeout: Option<String>,
+    pub store_max_retries: Option<usize>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub store_allow_http: Option<bool>,
+    pub gcs_service_account: Option<String>,
+    pub gcs_base_url: Option<String>,
     pub http_addr: Option<String>,
     pub grpc_addr: Option<String>,
     pub window: Option<String>,

@@ -8,6 +8,7 @@
 //! [`snapshot_cmd`]). Flags have `FLAREGO_…`
 //! environment variables and may be layered over a TOML config file.
 
+mod admin_cmd;
 mod agent_cmd;
 mod config_file;
 mod demo_cmd;
@@ -45,6 +46,10 @@ enum Command {
     /// Start a server, an agent and a workload to profile; print a first
     /// SQL answer. Ctrl-C stops all of it.
     Demo(demo_cmd::DemoArgs),
+    /// The data format and the cold store: migrate, files, verify,
+    /// version; and compact on a running server.
+    #[command(subcommand)]
+    Admin(admin_cmd::AdminCmd),
     /// Mint tokens for the built-in HS256 issuer.
     #[command(subcommand)]
     Token(token_cmd::TokenCmd),
@@ -87,6 +92,7 @@ fn run() -> anyhow::Result<()> {
             Command::Agent(args) => agent_cmd::run_agent(*args).await,
             Command::Demo(args) => demo_cmd::run(args).await,
             Command::Token(cmd) => token_cmd::run(cmd),
+            Command::Admin(cmd) => admin_cmd::run(cmd).await,
         }
     })
 }

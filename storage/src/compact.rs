@@ -38,6 +38,8 @@ pub struct CompactArgs<'a> {
     pub stacks: &'a StackTable,
     pub window_ns: i64,
     pub generation: u64,
+    /// The writing node's id, in every path.
+    pub node: &'a str,
 }
 
 /// Files written by one compaction and the stacks they first persisted.
@@ -101,6 +103,7 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
             kind: FileKind::Samples,
             first_window_ns: first_window,
             generation: args.generation,
+            node: args.node.to_string(),
         };
         let bytes = encode_with_series(&path, &batch, &series)?;
         let entry = FileEntry {
@@ -122,6 +125,7 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
         let batch = arrays::stacks_batch(&new_stacks)?;
         let path = ColdPath::Stacks {
             generation: args.generation,
+            node: args.node.to_string(),
         };
         let bytes = encode_stacks_parquet(&path, &batch)?;
         let entry = FileEntry {
@@ -159,6 +163,7 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
             kind: FileKind::Metrics,
             first_window_ns: first_window,
             generation: args.generation,
+            node: args.node.to_string(),
         };
         let bytes = encode_with_series(&path, &batch, &series)?;
         let entry = FileEntry {

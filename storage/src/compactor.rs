@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::hot::HotWindow;
 use crate::ids::{Lsn, StackId};
 use crate::intern::StackTable;
-use crate::manifest::{FileKind, MANIFEST_PATH, Manifest};
+use crate::manifest::{FileKind, Manifest};
 use crate::published::PublishedManifest;
 use arrow::array::{AsArray, ListArray, StringArray};
 use arrow::datatypes::UInt64Type;
@@ -134,6 +134,7 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
         stacks: engine.stacks(),
         window_ns,
         generation,
+        node: engine.node_id(),
     })
     .await?;
 
@@ -164,8 +165,7 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
     let written: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
     engine.sync_cold(&written)?;
     next.files.extend(out.files.iter().cloned());
-    next.store(engine.store().as_ref()).await?;
-    engine.sync_cold(&[MANIFEST_PATH])?;
+    engine.commit_manifest(&manifest, &next).await?;
 
     // Publish: the files replace the sealed windows in one step.
     let release = {
@@ -212,18 +212,21 @@ pub(crate) async fn record_window_length(engine: &Engine, window_ns: i64) -> Res
         return Ok(());
     }
     let mut next = Manifest::clone(&current);
-    drop(current);
     next.generation += 1;
     next.window_ns = Some(window_ns);
-    next.store(engine.store().as_ref()).await?;
-    engine.sync_cold(&[MANIFEST_PATH])?;
+    engine.commit_manifest(&current, &next).await?;
     let published = Arc::new(PublishedManifest::new(next, engine.store().clone()));
     engine.write_state().manifest = published;
     Ok(())
 }
 
-/// Deletes Parquet files the manifest does not list.
-pub(crate) async fn remove_orphans(store: &dyn ObjectStore, manifest: &Manifest) -> Result<()> {
+/// Deletes Parquet files of this node (see [`crate::paths::owned_by`])
+/// that the manifest does not list.
+pub(crate) async fn remove_orphans(
+    store: &dyn ObjectStore,
+    manifest: &Manifest,
+    node: &str,
+) -> Result<()> {
     let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     let objects: Vec<_> =
         store
@@ -236,7 +239,10 @@ pub(crate) async fn remove_orphans(store: &dyn ObjectStore, manifest: &Manifest)
             })?;
     for o in objects {
         let p = o.location.to_string();
-        if p.ends_with(".parquet") && !listed.contains(p.as_str()) && p != MANIFEST_PATH {
+        if p.ends_with(".parquet")
+            && !listed.contains(p.as_str())
+            && crate::paths::owned_by(&p, node)
+        {
             tracing::warn!(path = %p, "deleting parquet file no manifest lists (left by a crash)");
             store
                 .delete(&o.location)

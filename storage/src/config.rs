@@ -10,6 +10,9 @@ pub enum ColdStoreConfig {
     LocalDir(Option<PathBuf>),
     /// Process memory; for tests. Lost on exit.
     InMemory,
+    /// S3 or GCS: `s3://bucket/prefix`, `gs://bucket/prefix` (see
+    /// [`crate::store`]).
+    Remote(String),
 }
 
 /// Configuration of the storage engine.
@@ -44,6 +47,12 @@ pub struct StorageConfig {
     /// that resume from a cursor). Default 64 MiB.
     pub live_buffer_bytes: usize,
     pub cold: ColdStoreConfig,
+    /// Timeouts, retries and endpoints of a remote store.
+    pub store: crate::store::StoreOptions,
+    /// This server's name in object paths and the manifest log; no object
+    /// is written by two nodes. Default: the id saved in the data
+    /// directory, made on its first start.
+    pub node_id: Option<String>,
 }
 
 impl Default for StorageConfig {
@@ -60,6 +69,8 @@ impl Default for StorageConfig {
             sequence_horizon: Duration::from_secs(7 * 24 * 3600),
             live_buffer_bytes: 64 << 20,
             cold: ColdStoreConfig::LocalDir(None),
+            store: Default::default(),
+            node_id: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::hot::HotWindow;
 use crate::ids::{Lsn, WindowStart};
 use crate::intern::StackTable;
 use crate::manifest::Manifest;
+use crate::manifest_log::ManifestLog;
 use crate::model::{MetricKey, SeriesKey, WriteBatch};
 use crate::prepare::PreparedWrite;
 use crate::published::PublishedManifest;
@@ -87,6 +88,8 @@ pub(crate) struct Inner {
     /// while replaying a WAL written under another (see [`Engine::open`]).
     pub window_ns: std::sync::atomic::AtomicI64,
     pub store: Arc<dyn ObjectStore>,
+    /// This node's manifest log in the store.
+    pub manifest_log: ManifestLog,
     pub state: RwLock<TierState>,
     pub stacks: Arc<StackTable>,
     pub series: SeriesTable<SeriesKey>,
@@ -129,9 +132,14 @@ impl Engine {
             source,
         })?;
         let lock = lock_data_dir(&config.data_dir)?;
-        let store = open_store(&config)?;
-        let manifest = Manifest::load(store.as_ref()).await?;
-        compactor::remove_orphans(store.as_ref(), &manifest).await?;
+        crate::store::probe(&config).await?;
+        let store = crate::store::open(&config)?;
+        crate::format::check(store.as_ref(), &config.wal_dir()).await?;
+        let node = crate::node::resolve(&config)?;
+        let manifest_log = ManifestLog::new(store.clone(), &node);
+        let manifest = manifest_log.load().await?;
+        tracing::info!(node = %node, version = manifest.generation, files = manifest.files.len(), "manifest loaded");
+        compactor::remove_orphans(store.as_ref(), &manifest, &node).await?;
         let stacks = Arc::new(StackTable::default());
         compactor::load_stacks(store.as_ref(), &manifest, &stacks, config.stack_cache_bytes)
             .await?;
@@ -146,6 +154,7 @@ impl Engine {
             ),
             config: config.clone(),
             store,
+            manifest_log,
             state: RwLock::new(TierState {
                 hot: BTreeMap::new(),
                 persisting: Vec::new(),
@@ -470,6 +479,29 @@ impl Engine {
         self.inner.failure.clone()
     }
 
+    /// This server's node id (in object paths and the manifest log).
+    pub fn node_id(&self) -> &str {
+        self.inner.manifest_log.node()
+    }
+
+    /// Commits `next` (one version after `prev`) to the manifest log and
+    /// makes it durable. Another server writing this node's log stops
+    /// this one: two servers with one node id would lose each other's
+    /// files.
+    pub(crate) async fn commit_manifest(&self, prev: &Manifest, next: &Manifest) -> Result<()> {
+        match self.inner.manifest_log.commit(prev, next).await {
+            Ok(paths) => {
+                let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+                self.sync_cold(&paths)
+            }
+            Err(e @ Error::DuplicateNode { .. }) => {
+                self.inner.failure.fail(e.to_string());
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn stacks(&self) -> &Arc<StackTable> {
         &self.inner.stacks
     }
@@ -550,7 +582,7 @@ pub struct HotUsage {
 /// Takes the data directory's exclusive lock (`<data_dir>/LOCK`), so a
 /// second server cannot interleave WAL records or delete the first one's
 /// files. The lock goes with the process, however it ends.
-fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
+pub fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
     let path = dir.join("LOCK");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -567,27 +599,4 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::DataDirLocked { path }),
         Err(std::fs::TryLockError::Error(source)) => Err(Error::DataDir { path, source }),
     }
-}
-
-fn open_store(config: &StorageConfig) -> Result<Arc<dyn ObjectStore>> {
-    Ok(match &config.cold {
-        ColdStoreConfig::InMemory => Arc::new(object_store::memory::InMemory::new()),
-        ColdStoreConfig::LocalDir(dir) => {
-            let dir = dir
-                .clone()
-                .unwrap_or_else(|| config.data_dir.join("parquet"));
-            std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
-                path: dir.clone(),
-                source,
-            })?;
-            Arc::new(
-                object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|source| {
-                    Error::ObjectStore {
-                        path: dir.display().to_string(),
-                        source,
-                    }
-                })?,
-            )
-        }
-    })
 }

@@ -70,6 +70,21 @@ pub enum Error {
     /// Background work (a merge) panicked; it is retried later.
     #[error("background {what} failed: {reason}")]
     Background { what: String, reason: String },
+    /// The object store URL or its settings are wrong.
+    #[error("object store {url}: {reason}")]
+    StoreConfig { url: String, reason: String },
+    /// The object store did not answer the start-up check.
+    #[error("object store {url} cannot be used: {reason}")]
+    StoreUnreachable { url: String, reason: String },
+    /// Another node wrote an object this node numbered: two servers run
+    /// with one node id.
+    #[error(
+        "object {path} was already written by another server with node id {node:?}; each server sharing a store needs its own --node-id"
+    )]
+    DuplicateNode { path: String, node: String },
+    /// The data directory or store is of a format this build does not read.
+    #[error("{0}")]
+    Format(String),
     /// The engine is shutting down and takes no more writes.
     #[error("storage engine is shutting down")]
     ShuttingDown,

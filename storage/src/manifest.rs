@@ -1,19 +1,19 @@
 //! The manifest: which Parquet files make up the cold tier, and which WAL
 //! records they already hold.
 //!
-//! Stored as JSON at [`MANIFEST_PATH`] in the object store, replaced whole
-//! by an atomic put. Its format is a versioned serde enum
-//! ([`ManifestVersion`]); fields added since V1 are optional, so older
-//! manifests still load.
+//! Stored as a log of deltas with checkpoints ([`crate::manifest_log`]).
+//! A checkpoint is this struct in a versioned serde enum
+//! ([`ManifestVersion`]); format 1 kept it whole at [`MANIFEST_PATH`],
+//! replaced in place, and is read only to migrate it.
 
 use crate::error::{Error, Result};
 use crate::ids::{Lsn, WindowStart};
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path};
+use object_store::{ObjectStore, ObjectStoreExt, path::Path};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Where the manifest lives in the object store.
-pub const MANIFEST_PATH: &str = "_manifest/manifest.json";
+/// Where format 1 kept the manifest.
+pub const MANIFEST_PATH: &str = crate::format::FORMAT1_MANIFEST;
 
 /// What a cold file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -62,7 +62,7 @@ pub struct Manifest {
 
 /// Serializes `window → lsn` as `[[window, lsn], ...]`: JSON object keys
 /// would be strings, which a tagged enum cannot read back as integers.
-mod window_pairs {
+pub(crate) mod window_pairs {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::collections::BTreeMap;
 
@@ -80,8 +80,12 @@ mod window_pairs {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "version")]
 pub enum ManifestVersion {
+    /// Format 1: the whole manifest at [`MANIFEST_PATH`], replaced in place.
     #[serde(rename = "1")]
     V1(Manifest),
+    /// Format 2: a checkpoint of the manifest log ([`crate::manifest_log`]).
+    #[serde(rename = "2")]
+    V2(Manifest),
 }
 
 impl Manifest {
@@ -103,15 +107,15 @@ impl Manifest {
         })
     }
 
-    /// Reads the manifest, or an empty one if none was written yet.
-    pub async fn load(store: &dyn ObjectStore) -> Result<Manifest> {
+    /// Reads a format-1 manifest, or `None` if there is none.
+    pub async fn load_format1(store: &dyn ObjectStore) -> Result<Option<Manifest>> {
         let path = Path::from(MANIFEST_PATH);
         let bytes = match store.get(&path).await {
             Ok(r) => r.bytes().await.map_err(|source| Error::ObjectStore {
                 path: MANIFEST_PATH.into(),
                 source,
             })?,
-            Err(object_store::Error::NotFound { .. }) => return Ok(Manifest::default()),
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(source) => {
                 return Err(Error::ObjectStore {
                     path: MANIFEST_PATH.into(),
@@ -124,26 +128,12 @@ impl Manifest {
             reason: e.to_string(),
         })?;
         match v {
-            ManifestVersion::V1(m) => Ok(m),
+            ManifestVersion::V1(m) => Ok(Some(m)),
+            ManifestVersion::V2(_) => Err(Error::Manifest {
+                path: MANIFEST_PATH.into(),
+                reason: "a format-2 checkpoint where the format-1 manifest belongs".into(),
+            }),
         }
-    }
-
-    /// Writes the manifest (atomically replacing the previous one).
-    pub async fn store(&self, store: &dyn ObjectStore) -> Result<()> {
-        let json = serde_json::to_vec_pretty(&ManifestVersion::V1(self.clone())).map_err(|e| {
-            Error::Manifest {
-                path: MANIFEST_PATH.into(),
-                reason: e.to_string(),
-            }
-        })?;
-        store
-            .put(&Path::from(MANIFEST_PATH), PutPayload::from(json))
-            .await
-            .map_err(|source| Error::ObjectStore {
-                path: MANIFEST_PATH.into(),
-                source,
-            })?;
-        Ok(())
     }
 }
 
@@ -167,8 +157,10 @@ mod tests {
             rows: 1,
             bytes: 10,
         });
-        let json = serde_json::to_vec(&ManifestVersion::V1(m.clone())).unwrap();
-        let ManifestVersion::V1(back) = serde_json::from_slice(&json).unwrap();
+        let json = serde_json::to_vec(&ManifestVersion::V2(m.clone())).unwrap();
+        let ManifestVersion::V2(back) = serde_json::from_slice(&json).unwrap() else {
+            panic!("not read back as format 2");
+        };
         assert_eq!(back, m);
         assert!(back.is_persisted(WindowStart(1_795_635_567_000_000_000), Lsn(42)));
         assert!(!back.is_persisted(WindowStart(1_795_635_567_000_000_000), Lsn(43)));

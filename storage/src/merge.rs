@@ -158,12 +158,15 @@ async fn merge_group(
             kind,
             first_window_ns: files.iter().map(|f| f.min_time_ns).min().unwrap_or(hour),
             generation,
+            node: engine.node_id().to_string(),
         },
-        None => ColdPath::Stacks { generation },
+        None => ColdPath::Stacks {
+            generation,
+            node: engine.node_id().to_string(),
+        },
     };
     put(store.as_ref(), &path, bytes).await?;
     let mut next = Manifest::clone(&manifest);
-    drop(manifest);
     next.generation = generation;
     next.files.retain(|f| !files.contains(f));
     next.files.push(FileEntry {
@@ -176,8 +179,8 @@ async fn merge_group(
         bytes: size,
     });
     engine.sync_cold(&[path.to_string().as_str()])?;
-    next.store(store.as_ref()).await?;
-    engine.sync_cold(&[crate::manifest::MANIFEST_PATH])?;
+    engine.commit_manifest(&manifest, &next).await?;
+    drop(manifest);
     let published = Arc::new(PublishedManifest::new(next, store.clone()));
     let old = std::mem::replace(&mut engine.write_state().manifest, published);
     let replaced: Vec<String> = files.iter().map(|f| f.path.clone()).collect();

@@ -1,7 +1,10 @@
 //! Typed object-store paths of cold files:
-//! `tenant=<t>/date=<YYYY-MM-DD>/hour=<HH>/<kind>-<window>-<generation>.parquet`
-//! for samples and metrics, `stacks/stacks-<generation>.parquet` for stacks.
-//! Outside engines prune on the `tenant`, `date` and `hour` folders.
+//! `tenant=<t>/date=<YYYY-MM-DD>/hour=<HH>/<kind>-<window>-<generation>-<node>.parquet`
+//! for samples and metrics, `stacks/stacks-<generation>-<node>.parquet` for
+//! stacks. Outside engines prune on the `tenant`, `date` and `hour`
+//! folders. The writing node's id ends every name, so no two servers
+//! sharing a store ever write one object; files of format 1 carry none
+//! (they belong to the node that migrated them).
 
 use crate::manifest::FileKind;
 use chrono::{DateTime, Timelike, Utc};
@@ -18,9 +21,10 @@ pub enum ColdPath {
         kind: FileKind,
         first_window_ns: i64,
         generation: u64,
+        node: String,
     },
     /// Stacks first persisted by one compaction.
-    Stacks { generation: u64 },
+    Stacks { generation: u64, node: String },
 }
 
 impl ColdPath {
@@ -38,6 +42,7 @@ impl fmt::Display for ColdPath {
                 kind,
                 first_window_ns,
                 generation,
+                node,
             } => {
                 let t: DateTime<Utc> = DateTime::from_timestamp_nanos(*hour_start_ns);
                 let kind = match kind {
@@ -47,16 +52,41 @@ impl fmt::Display for ColdPath {
                 };
                 write!(
                     f,
-                    "tenant={tenant}/date={}/hour={:02}/{kind}-{first_window_ns}-{generation:010}.parquet",
+                    "tenant={tenant}/date={}/hour={:02}/{kind}-{first_window_ns}-{generation:010}-{node}.parquet",
                     t.format("%Y-%m-%d"),
                     t.hour()
                 )
             }
-            ColdPath::Stacks { generation } => {
-                write!(f, "stacks/stacks-{generation:010}.parquet")
+            ColdPath::Stacks { generation, node } => {
+                write!(f, "stacks/stacks-{generation:010}-{node}.parquet")
             }
         }
     }
+}
+
+/// Whether `node` may delete the cold file at `path`: it wrote it (its id
+/// ends the name), or the name is of format 1, which has no node id.
+pub fn owned_by(path: &str, node: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let Some(stem) = name.strip_suffix(".parquet") else {
+        return false;
+    };
+    match stem.rsplit_once('-') {
+        Some((_, last)) => last == node || last.bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    }
+}
+
+/// Checks a node id: 1 to 64 of `[A-Za-z0-9_]`, not all digits (file
+/// names of format 1 end in digits).
+pub fn check_node_id(id: &str) -> std::result::Result<(), String> {
+    let ok_chars = id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if id.is_empty() || id.len() > 64 || !ok_chars || id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "node id {id:?} must be 1 to 64 letters, digits or '_', not only digits"
+        ));
+    }
+    Ok(())
 }
 
 /// Start of the UTC hour holding `time_ns`.
@@ -78,10 +108,22 @@ mod tests {
             kind: FileKind::Samples,
             first_window_ns: t,
             generation: 3,
+            node: "n1a".into(),
         };
         assert_eq!(
             p.to_string(),
-            "tenant=acme/date=2023-11-14/hour=22/samples-1700000000000000000-0000000003.parquet"
+            "tenant=acme/date=2023-11-14/hour=22/samples-1700000000000000000-0000000003-n1a.parquet"
         );
+        assert!(owned_by(&p.to_string(), "n1a"));
+        assert!(!owned_by(&p.to_string(), "n1b"));
+        // Format 1 names have no node id: the migrating node owns them.
+        assert!(owned_by(
+            "tenant=a/date=x/hour=01/samples-17-0000000003.parquet",
+            "n1b"
+        ));
+        assert!(owned_by("stacks/stacks-0000000003.parquet", "n1b"));
+        assert!(check_node_id("ingest_1").is_ok());
+        assert!(check_node_id("12").is_err());
+        assert!(check_node_id("a-b").is_err());
     }
 }

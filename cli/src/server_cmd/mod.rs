@@ -12,6 +12,7 @@ mod net_args;
 mod storage_args;
 
 pub use auth_args::trim_secret;
+pub use storage_args::StorageArgs;
 
 use crate::config_file::{ConfigFile, ServerFile};
 use crate::size::parse_size;
@@ -128,6 +129,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     } else {
         "http"
     };
+    // An older data format is upgraded first, saying what is done.
+    let plan = flarego_migrations::upgrade(&config.storage).await?;
+    if !plan.steps.is_empty() {
+        tracing::warn!(plan = %plan, "data upgraded");
+    }
     let mut server = flarego_ingest::start(config).await?;
     if print_addr {
         println!("listening on {scheme}://{}", server.http_addr);

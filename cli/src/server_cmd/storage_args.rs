@@ -3,7 +3,7 @@
 use super::{duration, layered, size};
 use crate::config_file::ServerFile;
 use clap::Args;
-use flarego_storage::{ColdStoreConfig, StorageConfig};
+use flarego_storage::{ColdStoreConfig, StorageConfig, StoreOptions, StoreUrl};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -47,6 +47,96 @@ pub struct StorageArgs {
     /// Keep Parquet files in memory instead of on disk (tests only; lost on exit).
     #[arg(long, env = "FLAREGO_IN_MEMORY_COLD", default_value_t = false)]
     in_memory_cold: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Where Parquet, the manifest and snapshots go, and how to reach it.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Object store for Parquet, the manifest and snapshots: file:///path,
+    /// s3://bucket/prefix or gs://bucket/prefix [default: <data-dir>/parquet].
+    /// Credentials come from the usual environment variables (AWS_*,
+    /// GOOGLE_*). The WAL stays in --data-dir.
+    #[arg(long, env = "FLAREGO_OBJECT_STORE")]
+    object_store: Option<String>,
+    /// This server's id in object paths and its manifest log; each server
+    /// sharing a store needs its own [default: made on first start and
+    /// kept in <data-dir>/NODE_ID].
+    #[arg(long, env = "FLAREGO_NODE_ID")]
+    node_id: Option<String>,
+    /// Longest one request to the object store may take [default: 30s].
+    #[arg(long, env = "FLAREGO_STORE_REQUEST_TIMEOUT")]
+    store_request_timeout: Option<String>,
+    /// Retries of a failed store request, with backoff and jitter [default: 5].
+    #[arg(long, env = "FLAREGO_STORE_MAX_RETRIES")]
+    store_max_retries: Option<usize>,
+    /// No retry starts this long after a request's first attempt [default: 60s].
+    #[arg(long, env = "FLAREGO_STORE_RETRY_TIMEOUT")]
+    store_retry_timeout: Option<String>,
+    /// S3 endpoint for MinIO, moto and other S3-compatible servers (or AWS_ENDPOINT).
+    #[arg(long, env = "FLAREGO_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// S3 region (or AWS_REGION) [default: us-east-1].
+    #[arg(long, env = "FLAREGO_S3_REGION")]
+    s3_region: Option<String>,
+    /// Allow plain HTTP to the store's endpoint (or AWS_ALLOW_HTTP=true).
+    #[arg(long, env = "FLAREGO_STORE_ALLOW_HTTP", default_value_t = false)]
+    store_allow_http: bool,
+    /// Path of a GCS service account key (or GOOGLE_SERVICE_ACCOUNT).
+    #[arg(long, env = "FLAREGO_GCS_SERVICE_ACCOUNT")]
+    gcs_service_account: Option<String>,
+    /// GCS base URL, for an emulator (or GOOGLE_BASE_URL).
+    #[arg(long, env = "FLAREGO_GCS_BASE_URL")]
+    gcs_base_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn resolve(
+        self,
+        file: &ServerFile,
+        in_memory: bool,
+    ) -> anyhow::Result<(ColdStoreConfig, StoreOptions, Option<String>)> {
+        let d = StoreOptions::default();
+        let cold = match layered(self.object_store, &file.object_store) {
+            _ if in_memory => ColdStoreConfig::InMemory,
+            Some(url) => StoreUrl::parse(&url)
+                .map_err(|e| anyhow::anyhow!("--object-store: {e}"))?
+                .into_config(&url),
+            None => ColdStoreConfig::LocalDir(None),
+        };
+        let dur = |name, flag: Option<String>, key: &Option<String>, default| {
+            layered(flag, key).map_or(Ok(default), |v| duration(name, &v))
+        };
+        let options = StoreOptions {
+            request_timeout: dur(
+                "store-request-timeout",
+                self.store_request_timeout,
+                &file.store_request_timeout,
+                d.request_timeout,
+            )?,
+            retry_timeout: dur(
+                "store-retry-timeout",
+                self.store_retry_timeout,
+                &file.store_retry_timeout,
+                d.retry_timeout,
+            )?,
+            max_retries: layered(self.store_max_retries, &file.store_max_retries)
+                .unwrap_or(d.max_retries),
+            s3_endpoint: layered(self.s3_endpoint, &file.s3_endpoint),
+            s3_region: layered(self.s3_region, &file.s3_region),
+            allow_http: self.store_allow_http || file.store_allow_http.unwrap_or(false),
+            gcs_service_account: layered(self.gcs_service_account, &file.gcs_service_account),
+            gcs_base_url: layered(self.gcs_base_url, &file.gcs_base_url),
+            ..d
+        };
+        let node_id = layered(self.node_id, &file.node_id);
+        if let Some(id) = &node_id {
+            flarego_storage::paths::check_node_id(id)
+                .map_err(|e| anyhow::anyhow!("--node-id: {e}"))?;
+        }
+        Ok((cold, options, node_id))
+    }
 }
 
 impl StorageArgs {
@@ -58,7 +148,11 @@ impl StorageArgs {
         let bytes = |name, flag: Option<String>, key: &Option<String>, default| {
             layered(flag, key).map_or(Ok(default), |v| size(name, &v))
         };
+        let (cold, store, node_id) = self.store.resolve(file, self.in_memory_cold)?;
         Ok(StorageConfig {
+            cold,
+            store,
+            node_id,
             data_dir: self
                 .data_dir
                 .or(file.data_dir.clone().map(PathBuf::from))
@@ -112,11 +206,6 @@ impl StorageArgs {
                 &file.sequence_horizon,
                 d.sequence_horizon,
             )?,
-            cold: if self.in_memory_cold {
-                ColdStoreConfig::InMemory
-            } else {
-                ColdStoreConfig::LocalDir(None)
-            },
         })
     }
 }
