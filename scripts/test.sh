@@ -4,7 +4,8 @@
 # and certificates for the security tests), curl (requests exactly as a
 # browser sends them), util-linux's prlimit (a server out of file
 # descriptors), the Python modules duckdb (the open-files check) and
-# jsonschema (the .fgo schema check), Node.js and Debian's chromium (the
+# jsonschema (the .fgo schema check), moto[server] (a real S3-compatible
+# server for the object-store tests), Node.js and Debian's chromium (the
 # web UI is rebuilt and checked against the committed bundle, then
 # driven in a headless browser) and the UI's npm packages from
 # ui/package-lock.json. Safe to run again.
@@ -34,6 +35,10 @@ for module in duckdb jsonschema; do
     python3 -m pip install --quiet "$module"
   fi
 done
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "installing moto[server] (pip)"
+  python3 -m pip install --quiet "moto[server]"
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest (cargo)"
   cargo install --locked cargo-nextest

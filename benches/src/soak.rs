@@ -145,9 +145,9 @@ pub async fn run(minutes: u64, rps: u64, stack_cache: &str) -> anyhow::Result<()
         let r = Reading {
             minute,
             rss_mib: rss_kib(pid) as f64 / 1024.0,
-            manifest_kib: std::fs::metadata(data.join("parquet/_manifest/manifest.json"))
-                .map_or(0, |m| m.len()) as f64
-                / 1024.0,
+            // The manifest log: deltas since the previous checkpoint and
+            // up to two checkpoints.
+            manifest_kib: dir_bytes(&data.join("parquet/_manifest")) as f64 / 1024.0,
             wal_mib: dir_bytes(&data.join("wal")) as f64 / 1048576.0,
             hot_mib: metric(&m, "flarego_hot_bytes") / 1048576.0,
             stack_cache_mib: metric(&m, "flarego_stack_cache_bytes") / 1048576.0,

@@ -18,6 +18,8 @@ pub struct ServerFile {
     pub store_max_retries: Option<usize>,
     pub s3_endpoint: Option<String>,
     pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
     pub store_allow_http: Option<bool>,
     pub gcs_service_account: Option<String>,
     pub gcs_base_url: Option<String>,

@@ -17,7 +17,7 @@ use crate::paths::{ColdPath, hour_start};
 use crate::series_index::{self, SeriesCount};
 use arrow::buffer::ScalarBuffer;
 use arrow::record_batch::RecordBatch;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -37,6 +37,9 @@ pub struct CompactArgs<'a> {
     pub metric_series: &'a [Arc<MetricKey>],
     pub stacks: &'a StackTable,
     pub window_ns: i64,
+    /// Number in the files' names ([`Engine::next_file_number`]).
+    ///
+    /// [`Engine::next_file_number`]: crate::Engine::next_file_number
     pub generation: u64,
     /// The writing node's id, in every path.
     pub node: &'a str,
@@ -295,14 +298,26 @@ fn encode_with(path: &ColdPath, batch: &RecordBatch, props: WriterProperties) ->
     Ok(buf)
 }
 
-/// Puts encoded bytes at `path` (atomically).
+/// Creates `path` with the encoded bytes (atomically, and only if no
+/// object is there: a name is used once, by one node, so finding one
+/// means another server writes under this node id).
 pub async fn put(store: &dyn ObjectStore, path: &ColdPath, bytes: Vec<u8>) -> Result<()> {
-    store
-        .put(&path.to_path(), PutPayload::from(bytes))
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    match store
+        .put_opts(&path.to_path(), PutPayload::from(bytes), opts)
         .await
-        .map_err(|source| Error::ObjectStore {
+    {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. }) => Err(Error::DuplicateNode {
+            path: path.to_string(),
+            node: path.node().to_string(),
+        }),
+        Err(source) => Err(Error::ObjectStore {
             path: path.to_string(),
             source,
-        })?;
-    Ok(())
+        }),
+    }
 }

@@ -64,6 +64,7 @@ pub(crate) fn spawn(engine: Engine) {
 
 async fn tick_once(engine: &Engine) {
     if let Err(e) = run(engine, false).await {
+        engine.stop_if_duplicate(&e);
         engine
             .stats()
             .compaction_failures
@@ -71,6 +72,7 @@ async fn tick_once(engine: &Engine) {
         tracing::error!(error = %e, "compaction failed; windows stay hot and are retried");
     }
     if let Err(e) = crate::merge::merge_hours(engine, false).await {
+        engine.stop_if_duplicate(&e);
         tracing::error!(error = %e, "merging small files failed; retried later");
     }
 }
@@ -126,6 +128,7 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
 
     let windows: Vec<HotWindow> = sealed.iter().map(|(w, _)| w.clone()).collect();
     let generation = manifest.generation + 1;
+    let file_number = engine.next_file_number(generation);
     let out = compact::compact(CompactArgs {
         store: engine.store().as_ref(),
         windows: &windows,
@@ -133,7 +136,7 @@ pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> 
         metric_series: &metric_series,
         stacks: engine.stacks(),
         window_ns,
-        generation,
+        generation: file_number,
         node: engine.node_id(),
     })
     .await?;

@@ -90,6 +90,8 @@ pub(crate) struct Inner {
     pub store: Arc<dyn ObjectStore>,
     /// This node's manifest log in the store.
     pub manifest_log: ManifestLog,
+    /// The last number used in a new file's name.
+    pub file_number: AtomicU64,
     pub state: RwLock<TierState>,
     pub stacks: Arc<StackTable>,
     pub series: SeriesTable<SeriesKey>,
@@ -155,6 +157,7 @@ impl Engine {
             config: config.clone(),
             store,
             manifest_log,
+            file_number: AtomicU64::new(0),
             state: RwLock::new(TierState {
                 hot: BTreeMap::new(),
                 persisting: Vec::new(),
@@ -425,13 +428,21 @@ impl Engine {
 
     /// Persists every hot window now, whether closed or not.
     pub async fn flush(&self) -> Result<compactor::CompactionReport> {
-        compactor::run(self, true).await
+        let r = compactor::run(self, true).await;
+        if let Err(e) = &r {
+            self.stop_if_duplicate(e);
+        }
+        r
     }
 
     /// Merges the small files of closed hours now (of every hour when
     /// `force`). Returns how many (tenant, hour) groups were merged.
     pub async fn merge_small_files(&self, force: bool) -> Result<usize> {
-        crate::merge::merge_hours(self, force).await
+        let r = crate::merge::merge_hours(self, force).await;
+        if let Err(e) = &r {
+            self.stop_if_duplicate(e);
+        }
+        r
     }
 
     /// Makes cold files durable on a local disk: `fsync`s each object and
@@ -482,6 +493,27 @@ impl Engine {
     /// This server's node id (in object paths and the manifest log).
     pub fn node_id(&self) -> &str {
         self.inner.manifest_log.node()
+    }
+
+    /// A number for the names of new files, above every number this
+    /// process used and at least `generation`: an attempt that failed
+    /// after putting its files never collides with the next attempt.
+    pub(crate) fn next_file_number(&self, generation: u64) -> u64 {
+        let used = &self.inner.file_number;
+        let mut n = generation;
+        let _ = used.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            n = generation.max(last + 1);
+            Some(n)
+        });
+        n
+    }
+
+    /// Stops the server when `e` says another server writes under this
+    /// node id.
+    pub(crate) fn stop_if_duplicate(&self, e: &Error) {
+        if matches!(e, Error::DuplicateNode { .. }) {
+            self.inner.failure.fail(e.to_string());
+        }
     }
 
     /// Commits `next` (one version after `prev`) to the manifest log and

@@ -151,17 +151,18 @@ async fn merge_group(
         return Ok(()); // changed meanwhile; try again next time
     }
     let generation = manifest.generation + 1;
+    let file_number = engine.next_file_number(generation);
     let path = match at {
         Some((tenant, hour)) => ColdPath::Partitioned {
             tenant: tenant.to_string(),
             hour_start_ns: hour,
             kind,
             first_window_ns: files.iter().map(|f| f.min_time_ns).min().unwrap_or(hour),
-            generation,
+            generation: file_number,
             node: engine.node_id().to_string(),
         },
         None => ColdPath::Stacks {
-            generation,
+            generation: file_number,
             node: engine.node_id().to_string(),
         },
     };

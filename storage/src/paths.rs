@@ -31,6 +31,13 @@ impl ColdPath {
     pub fn to_path(&self) -> Path {
         Path::from(self.to_string())
     }
+
+    /// The writing node's id.
+    pub fn node(&self) -> &str {
+        match self {
+            ColdPath::Partitioned { node, .. } | ColdPath::Stacks { node, .. } => node,
+        }
+    }
 }
 
 impl fmt::Display for ColdPath {

@@ -13,11 +13,11 @@
 
 use crate::config::{ColdStoreConfig, StorageConfig};
 use crate::error::{Error, Result};
-use object_store::aws::AmazonS3Builder;
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +36,10 @@ pub struct StoreOptions {
     pub s3_endpoint: Option<String>,
     /// S3 region; otherwise `AWS_REGION` or `us-east-1`.
     pub s3_region: Option<String>,
+    /// S3 credentials; otherwise `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` (or the instance's role).
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
     /// Allow plain HTTP to the endpoint (also `AWS_ALLOW_HTTP`).
     pub allow_http: bool,
     /// Path of a GCS service account JSON (also `GOOGLE_SERVICE_ACCOUNT`).
@@ -53,6 +57,8 @@ impl Default for StoreOptions {
             retry_timeout: Duration::from_secs(60),
             s3_endpoint: None,
             s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
             allow_http: false,
             gcs_service_account: None,
             gcs_base_url: None,
@@ -147,10 +153,16 @@ fn open_with(config: &StorageConfig, o: &StoreOptions) -> Result<Arc<dyn ObjectS
             )
         }
         ColdStoreConfig::Remote(url) => {
-            let client = ClientOptions::new()
-                .with_timeout(o.request_timeout)
-                .with_connect_timeout(o.connect_timeout)
-                .with_allow_http(o.allow_http);
+            // Set key by key: the environment's client settings (proxy,
+            // AWS_ALLOW_HTTP, …) stay, where a whole ClientOptions would
+            // replace them.
+            let mut client: Vec<(ClientConfigKey, String)> = vec![
+                (ClientConfigKey::Timeout, secs(o.request_timeout)),
+                (ClientConfigKey::ConnectTimeout, secs(o.connect_timeout)),
+            ];
+            if o.allow_http {
+                client.push((ClientConfigKey::AllowHttp, "true".into()));
+            }
             let retry = RetryConfig {
                 backoff: BackoffConfig {
                     init_backoff: Duration::from_millis(100),
@@ -164,14 +176,22 @@ fn open_with(config: &StorageConfig, o: &StoreOptions) -> Result<Arc<dyn ObjectS
                 StoreUrl::S3 { bucket, prefix } => {
                     let mut b = AmazonS3Builder::from_env()
                         .with_bucket_name(&bucket)
-                        .with_client_options(client)
                         .with_retry(retry)
                         .with_virtual_hosted_style_request(false);
+                    for (k, v) in &client {
+                        b = b.with_config(AmazonS3ConfigKey::Client(*k), v);
+                    }
                     if let Some(e) = &o.s3_endpoint {
                         b = b.with_endpoint(e);
                     }
                     if let Some(r) = &o.s3_region {
                         b = b.with_region(r);
+                    }
+                    if let Some(k) = &o.s3_access_key_id {
+                        b = b.with_access_key_id(k);
+                    }
+                    if let Some(k) = &o.s3_secret_access_key {
+                        b = b.with_secret_access_key(k);
                     }
                     if o.allow_http {
                         b = b.with_allow_http(true);
@@ -182,8 +202,10 @@ fn open_with(config: &StorageConfig, o: &StoreOptions) -> Result<Arc<dyn ObjectS
                 StoreUrl::Gcs { bucket, prefix } => {
                     let mut b = GoogleCloudStorageBuilder::from_env()
                         .with_bucket_name(&bucket)
-                        .with_client_options(client)
                         .with_retry(retry);
+                    for (k, v) in &client {
+                        b = b.with_config(GoogleConfigKey::Client(*k), v);
+                    }
                     if let Some(p) = &o.gcs_service_account {
                         b = b.with_service_account_path(p);
                     }
@@ -199,6 +221,11 @@ fn open_with(config: &StorageConfig, o: &StoreOptions) -> Result<Arc<dyn ObjectS
             }
         }
     })
+}
+
+/// A duration as the builders' configuration reads it.
+fn secs(d: Duration) -> String {
+    format!("{}ms", d.as_millis())
 }
 
 fn with_prefix<S: ObjectStore>(store: S, prefix: &str) -> Arc<dyn ObjectStore> {

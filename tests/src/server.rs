@@ -52,12 +52,23 @@ pub struct TestServer {
     curl_tls: Vec<String>,
     /// Open-file limit of the process (`prlimit --nofile`), when set.
     nofile: Option<u64>,
+    /// Environment variables of the process (object-store credentials).
+    env: Vec<(String, String)>,
 }
 
 impl TestServer {
     /// Starts a server over `data_dir` with extra flags.
     pub async fn start(data_dir: &Path, extra: &[&str]) -> anyhow::Result<TestServer> {
         Self::start_tls(data_dir, extra, &[]).await
+    }
+
+    /// Starts a server with extra flags and environment variables.
+    pub async fn start_with_env(
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(String, String)],
+    ) -> anyhow::Result<TestServer> {
+        Self::launch(data_dir, extra, &[], None, env).await
     }
 
     /// Starts a server with TLS flags among `extra`; `curl_tls` are the
@@ -68,7 +79,7 @@ impl TestServer {
         extra: &[&str],
         curl_tls: &[&str],
     ) -> anyhow::Result<TestServer> {
-        Self::launch(data_dir, extra, curl_tls, None).await
+        Self::launch(data_dir, extra, curl_tls, None, &[]).await
     }
 
     /// Starts a server whose process may open at most `nofile` files
@@ -79,7 +90,7 @@ impl TestServer {
         curl_tls: &[&str],
         nofile: u64,
     ) -> anyhow::Result<TestServer> {
-        Self::launch(data_dir, extra, curl_tls, Some(nofile)).await
+        Self::launch(data_dir, extra, curl_tls, Some(nofile), &[]).await
     }
 
     async fn launch(
@@ -87,8 +98,10 @@ impl TestServer {
         extra: &[&str],
         curl_tls: &[&str],
         nofile: Option<u64>,
+        env: &[(String, String)],
     ) -> anyhow::Result<TestServer> {
         let mut s = TestServer {
+            env: env.to_vec(),
             child: None,
             url: String::new(),
             grpc_url: String::new(),
@@ -175,6 +188,7 @@ impl TestServer {
             .arg("--print-addr")
             .args(&self.extra)
             .env("FLAREGO_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -232,6 +246,18 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Waits up to `limit` for the process to exit by itself; its status.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 
     /// `kill -9` the process.

@@ -80,6 +80,12 @@ pub struct StoreArgs {
     /// S3 region (or AWS_REGION) [default: us-east-1].
     #[arg(long, env = "FLAREGO_S3_REGION")]
     s3_region: Option<String>,
+    /// S3 access key id (or AWS_ACCESS_KEY_ID).
+    #[arg(long, env = "FLAREGO_S3_ACCESS_KEY_ID", hide_env_values = true)]
+    s3_access_key_id: Option<String>,
+    /// S3 secret access key (or AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "FLAREGO_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    s3_secret_access_key: Option<String>,
     /// Allow plain HTTP to the store's endpoint (or AWS_ALLOW_HTTP=true).
     #[arg(long, env = "FLAREGO_STORE_ALLOW_HTTP", default_value_t = false)]
     store_allow_http: bool,
@@ -125,6 +131,8 @@ impl StoreArgs {
                 .unwrap_or(d.max_retries),
             s3_endpoint: layered(self.s3_endpoint, &file.s3_endpoint),
             s3_region: layered(self.s3_region, &file.s3_region),
+            s3_access_key_id: layered(self.s3_access_key_id, &file.s3_access_key_id),
+            s3_secret_access_key: layered(self.s3_secret_access_key, &file.s3_secret_access_key),
             allow_http: self.store_allow_http || file.store_allow_http.unwrap_or(false),
             gcs_service_account: layered(self.gcs_service_account, &file.gcs_service_account),
             gcs_base_url: layered(self.gcs_base_url, &file.gcs_base_url),

@@ -17,6 +17,8 @@ mod hostile;
 mod hot_cold;
 mod ingest_apis;
 mod live;
+mod migration;
+mod object_store;
 mod perf_sampler;
 mod read_api;
 mod security;
