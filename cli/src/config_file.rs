@@ -11,6 +11,9 @@ use std::path::Path;
 #[serde(deny_unknown_fields)]
 pub struct ServerFile {
     pub data_dir: Option<String>,
+    pub retention: Option<String>,
+    /// Tenant → how long its data is kept (overrides `retention`).
+    pub retention_per_tenant: Option<std::collections::BTreeMap<String, String>>,
     pub object_store: Option<String>,
     pub node_id: Option<String>,
     pub store_request_timeout: Option<String>,

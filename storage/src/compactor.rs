@@ -71,6 +71,10 @@ async fn tick_once(engine: &Engine) {
             .fetch_add(1, Ordering::Relaxed);
         tracing::error!(error = %e, "compaction failed; windows stay hot and are retried");
     }
+    if let Err(e) = crate::retention::expire(engine).await {
+        engine.stop_if_duplicate(&e);
+        tracing::error!(error = %e, "expiring old files failed; retried next tick");
+    }
     if let Err(e) = crate::merge::merge_hours(engine, false).await {
         engine.stop_if_duplicate(&e);
         tracing::error!(error = %e, "merging small files failed; retried later");

@@ -47,6 +47,8 @@ pub struct StorageConfig {
     /// that resume from a cursor). Default 64 MiB.
     pub live_buffer_bytes: usize,
     pub cold: ColdStoreConfig,
+    /// How long data is kept (default: for ever).
+    pub retention: crate::retention::Retention,
     /// Timeouts, retries and endpoints of a remote store.
     pub store: crate::store::StoreOptions,
     /// This server's name in object paths and the manifest log; no object
@@ -71,6 +73,7 @@ impl Default for StorageConfig {
             cold: ColdStoreConfig::LocalDir(None),
             store: Default::default(),
             node_id: None,
+            retention: Default::default(),
         }
     }
 }

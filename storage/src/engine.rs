@@ -56,6 +56,8 @@ pub struct TierSnapshot {
     pub series: Vec<Arc<SeriesKey>>,
     pub metric_series: Vec<Arc<MetricKey>>,
     pub window_ns: i64,
+    /// Per tenant, the oldest time a query may return (retention).
+    pub cutoffs: crate::retention::Cutoffs,
 }
 
 /// Counters for `/metrics`.
@@ -423,6 +425,7 @@ impl Engine {
             series: self.inner.series.snapshot(),
             metric_series: self.inner.metric_series.snapshot(),
             window_ns: self.window_ns(),
+            cutoffs: self.inner.config.retention.cutoffs(now_ns()),
         }
     }
 

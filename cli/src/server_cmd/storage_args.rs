@@ -3,7 +3,7 @@
 use super::{duration, layered, size};
 use crate::config_file::ServerFile;
 use clap::Args;
-use flarego_storage::{ColdStoreConfig, StorageConfig, StoreOptions, StoreUrl};
+use flarego_storage::{ColdStoreConfig, Retention, StorageConfig, StoreOptions, StoreUrl};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -44,6 +44,11 @@ pub struct StorageArgs {
     /// An agent silent this long is forgotten by resend detection, e.g. 7d [default: 7d].
     #[arg(long, env = "FLAREGO_SEQUENCE_HORIZON")]
     sequence_horizon: Option<String>,
+    /// How long profiles and metrics are kept, e.g. 30d; per-tenant
+    /// overrides in the config file's `retention_per_tenant` [default:
+    /// for ever].
+    #[arg(long, env = "FLAREGO_RETENTION")]
+    retention: Option<String>,
     /// Keep Parquet files in memory instead of on disk (tests only; lost on exit).
     #[arg(long, env = "FLAREGO_IN_MEMORY_COLD", default_value_t = false)]
     in_memory_cold: bool,
@@ -157,7 +162,22 @@ impl StorageArgs {
             layered(flag, key).map_or(Ok(default), |v| size(name, &v))
         };
         let (cold, store, node_id) = self.store.resolve(file, self.in_memory_cold)?;
+        let retention = Retention {
+            default: layered(self.retention, &file.retention)
+                .map(|v| duration("retention", &v))
+                .transpose()?,
+            per_tenant: file
+                .retention_per_tenant
+                .iter()
+                .flatten()
+                .map(|(tenant, v)| {
+                    duration(&format!("retention_per_tenant.{tenant}"), v)
+                        .map(|d| (tenant.clone(), d))
+                })
+                .collect::<anyhow::Result<_>>()?,
+        };
         Ok(StorageConfig {
+            retention,
             cold,
             store,
             node_id,

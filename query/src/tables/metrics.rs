@@ -52,9 +52,23 @@ impl TableProvider for MetricsTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let full = schema::metrics_schema();
         let all: Vec<usize> = (0..full.fields().len()).collect();
-        let projection = projection.unwrap_or(&all);
-        let projected = Arc::new(full.project(projection)?);
+        let wanted = projection.unwrap_or(&all);
         let snap = self.engine.snapshot();
+        // Retention filters on time and tenant: scan them too, after the
+        // wanted columns, and drop them again once filtered.
+        let mut scanned = wanted.clone();
+        if !snap.cutoffs.is_none() {
+            for i in [
+                full.index_of(schema::COL_TIME)?,
+                full.index_of(schema::COL_TENANT)?,
+            ] {
+                if !scanned.contains(&i) {
+                    scanned.push(i);
+                }
+            }
+        }
+        let projection = &scanned;
+        let projected = Arc::new(full.project(projection)?);
         self.scope.hold(&snap);
         let bounds = TimeBounds::from_filters(filters);
         let files = scan::cold_files(&snap, FileKind::Metrics, bounds, &self.scope);
@@ -67,12 +81,32 @@ impl TableProvider for MetricsTable {
             bounds,
             &self.scope,
         )?;
-        scan::union_or_empty(
+        let input = scan::union_or_empty(
             vec![
                 hot,
-                scan::cold_exec(state, &files, full, projection, filters)?,
+                scan::cold_exec(state, &files, full.clone(), projection, filters)?,
             ],
             projected,
-        )
+        )?;
+        let filtered = scan::within_retention(input, &snap.cutoffs, &self.scope)?;
+        if scanned.len() == wanted.len() {
+            return Ok(filtered);
+        }
+        let exprs: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = wanted
+            .iter()
+            .enumerate()
+            .map(|(pos, i)| {
+                let name = full.field(*i).name().clone();
+                (
+                    Arc::new(datafusion::physical_expr::expressions::Column::new(
+                        &name, pos,
+                    )) as Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+                    name,
+                )
+            })
+            .collect();
+        Ok(Arc::new(
+            datafusion::physical_plan::projection::ProjectionExec::try_new(exprs, filtered)?,
+        ))
     }
 }

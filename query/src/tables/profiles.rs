@@ -98,10 +98,16 @@ impl TableProvider for ProfilesTable {
         if want_frames {
             sample_cols.push(stack_idx);
         }
+        let snap = self.engine.snapshot();
+        // Retention filters on time and tenant: scan them too.
+        if !snap.cutoffs.is_none() {
+            let samples = schema::samples_schema();
+            sample_cols.push(samples.index_of(schema::COL_TIME)?);
+            sample_cols.push(samples.index_of(schema::COL_TENANT)?);
+        }
         sample_cols.sort_unstable();
         sample_cols.dedup();
 
-        let snap = self.engine.snapshot();
         self.scope.hold(&snap);
         let bounds = TimeBounds::from_filters(filters);
         let samples = schema::samples_schema();
@@ -123,6 +129,7 @@ impl TableProvider for ProfilesTable {
             ],
             inner_schema.clone(),
         )?;
+        let input = scan::within_retention(input, &snap.cutoffs, &self.scope)?;
 
         // Reorder to the requested projection, attaching frames.
         let pos = |sample_idx: usize| {

@@ -3,19 +3,25 @@
 //! ([`super::hot`]).
 
 use super::bounds::TimeBounds;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
+use datafusion::common::ScalarValue;
 use datafusion::common::{DFSchema, Result};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::Operator;
 use datafusion::logical_expr::{Expr, utils::conjunction};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{binary, col, lit};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::union::UnionExec;
-use flarego_storage::{FileEntry, PublishedManifest, TenantId, TierSnapshot};
+use flarego_storage::{Cutoffs, FileEntry, PublishedManifest, TenantId, TierSnapshot, schema};
 use std::sync::Arc;
 
 /// The URL the cold tier's object store is registered under.
@@ -49,7 +55,8 @@ impl ScanScope {
     }
 }
 
-/// Cold files of one kind for a scan: in scope and overlapping the bounds.
+/// Cold files of one kind for a scan: in scope, overlapping the bounds,
+/// and not wholly past their tenant's retention.
 pub fn cold_files<'a>(
     snap: &'a TierSnapshot,
     kind: flarego_storage::FileKind,
@@ -59,6 +66,10 @@ pub fn cold_files<'a>(
     snap.manifest
         .files_of(kind, scope.tenant.as_ref().map(|t| t.as_str()))
         .filter(|f| bounds.overlaps(f.min_time_ns, f.max_time_ns))
+        .filter(|f| {
+            let tenant = f.tenant.as_deref().unwrap_or_default();
+            snap.cutoffs.of(tenant).is_none_or(|c| f.max_time_ns >= c)
+        })
         .collect()
 }
 
@@ -124,4 +135,79 @@ pub fn union_or_empty(
         return Ok(Arc::new(EmptyExec::new(schema)));
     }
     UnionExec::try_new(plans)
+}
+
+/// Keeps only rows within retention: `time` at or after the cutoff of the
+/// row's tenant (see [`flarego_storage::Cutoffs`]). `input` must have
+/// `time` and `tenant` columns. Unchanged when nothing in scope expires.
+pub fn within_retention(
+    input: Arc<dyn ExecutionPlan>,
+    cutoffs: &Cutoffs,
+    scope: &ScanScope,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    match retention_predicate(&input.schema(), cutoffs, scope)? {
+        Some(pred) => Ok(Arc::new(FilterExec::try_new(pred, input)?)),
+        None => Ok(input),
+    }
+}
+
+fn retention_predicate(
+    schema: &SchemaRef,
+    cutoffs: &Cutoffs,
+    scope: &ScanScope,
+) -> Result<Option<Arc<dyn PhysicalExpr>>> {
+    if cutoffs.is_none() {
+        return Ok(None);
+    }
+    let time = col(schema::COL_TIME, schema)?;
+    let tz = match schema.field_with_name(schema::COL_TIME)?.data_type() {
+        DataType::Timestamp(_, tz) => tz.clone(),
+        _ => None,
+    };
+    let at_or_after = |c: i64| -> Result<Arc<dyn PhysicalExpr>> {
+        binary(
+            time.clone(),
+            Operator::GtEq,
+            lit(ScalarValue::TimestampNanosecond(Some(c), tz.clone())),
+            schema,
+        )
+    };
+    if let Some(t) = &scope.tenant {
+        return cutoffs.of(t.as_str()).map(at_or_after).transpose();
+    }
+    // Every tenant: each override for its rows, the default for the rest.
+    let tenant = col(schema::COL_TENANT, schema)?;
+    let is = |t: &str, op: Operator| {
+        let value = ScalarValue::Dictionary(
+            Box::new(DataType::Int32),
+            Box::new(ScalarValue::Utf8(Some(t.to_string()))),
+        );
+        binary(tenant.clone(), op, lit(value), schema)
+    };
+    let mut any: Vec<Arc<dyn PhysicalExpr>> = Vec::new();
+    for (t, c) in &cutoffs.per_tenant {
+        any.push(binary(
+            is(t, Operator::Eq)?,
+            Operator::And,
+            at_or_after(*c)?,
+            schema,
+        )?);
+    }
+    let mut others: Option<Arc<dyn PhysicalExpr>> = cutoffs.default.map(at_or_after).transpose()?;
+    for t in cutoffs.per_tenant.keys() {
+        let not_t = is(t, Operator::NotEq)?;
+        others = Some(match others {
+            Some(o) => binary(o, Operator::And, not_t, schema)?,
+            None => not_t,
+        });
+    }
+    any.extend(others);
+    let mut pred: Option<Arc<dyn PhysicalExpr>> = None;
+    for p in any {
+        pred = Some(match pred {
+            Some(acc) => binary(acc, Operator::Or, p, schema)?,
+            None => p,
+        });
+    }
+    Ok(pred)
 }

@@ -21,6 +21,7 @@ mod migration;
 mod object_store;
 mod perf_sampler;
 mod read_api;
+mod retention;
 mod security;
 mod sql_semantics;
 mod tls;
