@@ -12,6 +12,8 @@ use std::path::Path;
 pub struct ServerFile {
     pub data_dir: Option<String>,
     pub retention: Option<String>,
+    pub max_unpersisted_bytes: Option<String>,
+    pub max_wal_disk_bytes: Option<String>,
     /// Tenant → how long its data is kept (overrides `retention`).
     pub retention_per_tenant: Option<std::collections::BTreeMap<String, String>>,
     pub object_store: Option<String>,

@@ -151,6 +151,12 @@ impl From<flarego_query::Error> for ApiError {
 
 impl From<flarego_storage::Error> for ApiError {
     fn from(e: flarego_storage::Error) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            flarego_storage::Error::Backpressure { .. } => ApiError::Unavailable {
+                message: e.to_string(),
+                retry_after_secs: 5,
+            },
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }

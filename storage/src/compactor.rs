@@ -63,7 +63,13 @@ pub(crate) fn spawn(engine: Engine) {
 }
 
 async fn tick_once(engine: &Engine) {
-    if let Err(e) = run(engine, false).await {
+    let outcome = run(engine, false).await;
+    match &outcome {
+        Ok(r) if r.windows > 0 => engine.store_health().ok(),
+        Ok(_) => {}
+        Err(e) => engine.store_health().failed(e),
+    }
+    if let Err(e) = outcome {
         engine.stop_if_duplicate(&e);
         engine
             .stats()

@@ -47,6 +47,12 @@ pub struct StorageConfig {
     /// that resume from a cursor). Default 64 MiB.
     pub live_buffer_bytes: usize,
     pub cold: ColdStoreConfig,
+    /// Writes are refused (503) while windows not yet in the object store
+    /// hold more than this in memory (an outage). Default 4 GiB.
+    pub max_unpersisted_bytes: usize,
+    /// Writes are refused (503) while the WAL on disk is larger than this
+    /// (an outage keeps every segment). Default 16 GiB.
+    pub max_wal_disk_bytes: u64,
     /// How long data is kept (default: for ever).
     pub retention: crate::retention::Retention,
     /// Timeouts, retries and endpoints of a remote store.
@@ -74,6 +80,8 @@ impl Default for StorageConfig {
             store: Default::default(),
             node_id: None,
             retention: Default::default(),
+            max_unpersisted_bytes: 4 << 30,
+            max_wal_disk_bytes: 16 << 30,
         }
     }
 }

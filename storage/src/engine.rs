@@ -94,6 +94,8 @@ pub(crate) struct Inner {
     pub manifest_log: ManifestLog,
     /// The last number used in a new file's name.
     pub file_number: AtomicU64,
+    /// The object store as the compactor last found it.
+    pub store_health: crate::health::StoreHealth,
     pub state: RwLock<TierState>,
     pub stacks: Arc<StackTable>,
     pub series: SeriesTable<SeriesKey>,
@@ -160,6 +162,7 @@ impl Engine {
             store,
             manifest_log,
             file_number: AtomicU64::new(0),
+            store_health: Default::default(),
             state: RwLock::new(TierState {
                 hot: BTreeMap::new(),
                 persisting: Vec::new(),
@@ -356,6 +359,9 @@ impl Engine {
     /// stored. The check and the append happen in the one WAL writer, so
     /// two copies racing each other are stored once.
     pub async fn write_once(&self, payload: Vec<u8>, batch: WriteBatch) -> Result<Option<Lsn>> {
+        if let Some(e) = crate::health::backpressure(self) {
+            return Err(e);
+        }
         let (reply, rx) = oneshot::channel();
         let prepared = crate::supervise::blocking(|| self.prepare(&batch));
         self.inner
@@ -432,8 +438,13 @@ impl Engine {
     /// Persists every hot window now, whether closed or not.
     pub async fn flush(&self) -> Result<compactor::CompactionReport> {
         let r = compactor::run(self, true).await;
-        if let Err(e) = &r {
-            self.stop_if_duplicate(e);
+        match &r {
+            Ok(done) if done.windows > 0 => self.store_health().ok(),
+            Ok(_) => {}
+            Err(e) => {
+                self.store_health().failed(e);
+                self.stop_if_duplicate(e);
+            }
         }
         r
     }
@@ -491,6 +502,11 @@ impl Engine {
     /// died); the server waits on [`FailureWatch::failed`] and stops.
     pub fn watcher(&self) -> crate::supervise::FailureWatch {
         self.inner.failure.clone()
+    }
+
+    /// The object store's health, as the compactor last found it.
+    pub fn store_health(&self) -> &crate::health::StoreHealth {
+        &self.inner.store_health
     }
 
     /// This server's node id (in object paths and the manifest log).

@@ -85,6 +85,13 @@ pub enum Error {
     /// The data directory or store is of a format this build does not read.
     #[error("{0}")]
     Format(String),
+    /// Data waiting for the object store is over a high-water mark; the
+    /// write was not taken and may be retried.
+    #[error("{reason}{}", store.as_ref().map(|e| format!(" (object store: {e})")).unwrap_or_default())]
+    Backpressure {
+        reason: String,
+        store: Option<String>,
+    },
     /// The engine is shutting down and takes no more writes.
     #[error("storage engine is shutting down")]
     ShuttingDown,

@@ -38,6 +38,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod format;
+pub mod health;
 pub mod hot;
 pub mod ids;
 pub mod intern;

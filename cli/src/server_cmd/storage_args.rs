@@ -44,6 +44,14 @@ pub struct StorageArgs {
     /// An agent silent this long is forgotten by resend detection, e.g. 7d [default: 7d].
     #[arg(long, env = "FLAREGO_SEQUENCE_HORIZON")]
     sequence_horizon: Option<String>,
+    /// Writes get 503 while windows not yet in the object store hold more
+    /// than this in memory (during an outage) [default: 4GiB].
+    #[arg(long, env = "FLAREGO_MAX_UNPERSISTED_BYTES")]
+    max_unpersisted_bytes: Option<String>,
+    /// Writes get 503 while the WAL on disk is larger than this (during an
+    /// outage no segment can go) [default: 16GiB].
+    #[arg(long, env = "FLAREGO_MAX_WAL_DISK_BYTES")]
+    max_wal_disk_bytes: Option<String>,
     /// How long profiles and metrics are kept, e.g. 30d; per-tenant
     /// overrides in the config file's `retention_per_tenant` [default:
     /// for ever].
@@ -178,6 +186,18 @@ impl StorageArgs {
         };
         Ok(StorageConfig {
             retention,
+            max_unpersisted_bytes: bytes(
+                "max-unpersisted-bytes",
+                self.max_unpersisted_bytes,
+                &file.max_unpersisted_bytes,
+                d.max_unpersisted_bytes,
+            )?,
+            max_wal_disk_bytes: bytes(
+                "max-wal-disk-bytes",
+                self.max_wal_disk_bytes,
+                &file.max_wal_disk_bytes,
+                d.max_wal_disk_bytes as usize,
+            )? as u64,
             cold,
             store,
             node_id,

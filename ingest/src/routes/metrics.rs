@@ -178,6 +178,25 @@ pub async fn metrics(
             "Bytes of WAL segments on disk.",
             s.wal_disk_bytes.load(Ordering::Relaxed),
         );
+        let health = ready.engine.store_health();
+        gauge(
+            o,
+            "flarego_store_up",
+            "1 when the last compaction reached the object store, 0 when it failed.",
+            u64::from(health.is_healthy()),
+        );
+        gauge(
+            o,
+            "flarego_store_consecutive_failures",
+            "Compactions in a row that failed on the object store.",
+            health.consecutive_failures.load(Ordering::Relaxed),
+        );
+        gauge(
+            o,
+            "flarego_unpersisted_bytes",
+            "Bytes of windows in memory not yet in the object store (refused past --max-unpersisted-bytes).",
+            ready.engine.hot_usage().bytes as u64,
+        );
         counter(
             o,
             "flarego_compactions_total",

@@ -19,6 +19,7 @@ mod ingest_apis;
 mod live;
 mod migration;
 mod object_store;
+mod outage;
 mod perf_sampler;
 mod read_api;
 mod retention;
