@@ -1,19 +1,13 @@
 //! HTTP ingest throughput with the WAL on, and hot memory per row;
 //! the peer is `go tool pprof -proto` merging the same profiles.
 
+use crate::procs::metric;
 use crate::procs::{cpu_secs, rss_kib, spawn_server};
 use crate::synth::Shape;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
 
 pub async fn run(seconds: u64, clients: usize, span: Duration) -> anyhow::Result<()> {
     let shape = Shape::default();
@@ -69,58 +63,15 @@ pub async fn run(seconds: u64, clients: usize, span: Duration) -> anyhow::Result
     let stop = Instant::now() + Duration::from_secs(seconds);
     let started_secs = chrono_now_secs();
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (client, url, bodies, done, refused) = (
-            client.clone(),
-            url.clone(),
-            bodies.clone(),
-            done.clone(),
-            refused.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut i = c;
-            while Instant::now() < stop && refused.lock().is_ok_and(|r| r.is_none()) {
-                let body = &bodies[i % bodies.len()];
-                // Live data (the current window, as an SDK sends it), or
-                // windows spread over the past `span`.
-                let span = span.as_secs() as i64;
-                let from = if span == 0 {
-                    chrono_now_secs()
-                } else {
-                    started_secs - span + (i as i64 * 10) % span
-                };
-                let r = client
-                    .post(format!(
-                        "{url}/ingest?name=bench.cpu&format=pprof&from={from}"
-                    ))
-                    .body(body.clone())
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status().is_success() => {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(r) => {
-                        let status = r.status();
-                        let body = r.text().await.unwrap_or_default();
-                        if let Ok(mut g) = refused.lock() {
-                            g.get_or_insert(format!("{status}: {body}"));
-                        }
-                    }
-                    Err(e) => {
-                        if let Ok(mut g) = refused.lock() {
-                            g.get_or_insert(format!("request failed: {e}"));
-                        }
-                    }
-                }
-                i += clients;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await?;
-    }
+    let load = Load {
+        client: client.clone(),
+        url: url.clone(),
+        bodies: bodies.clone(),
+        clients,
+        span,
+        started_secs,
+    };
+    load.run(stop, done.clone(), refused.clone()).await?;
     let secs = start.elapsed().as_secs_f64();
     let server_cpu = cpu_secs(&child.id().to_string()) - server_cpu0;
     let client_cpu = cpu_secs("self") - client_cpu0;
@@ -245,9 +196,82 @@ pub async fn run(seconds: u64, clients: usize, span: Duration) -> anyhow::Result
     Ok(())
 }
 
-fn chrono_now_secs() -> i64 {
+pub(crate) fn chrono_now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Clients posting the bench's profiles until a deadline.
+#[derive(Clone)]
+pub(crate) struct Load {
+    pub client: reqwest::Client,
+    pub url: String,
+    pub bodies: Arc<Vec<Vec<u8>>>,
+    pub clients: usize,
+    /// Dated now (zero) or across this much of the past.
+    pub span: Duration,
+    pub started_secs: i64,
+}
+
+impl Load {
+    /// Posts until `stop`, counting acknowledged requests in `done`; the
+    /// first refusal is kept in `refused` and stops every client.
+    pub async fn run(
+        &self,
+        stop: Instant,
+        done: Arc<AtomicU64>,
+        refused: Arc<std::sync::Mutex<Option<String>>>,
+    ) -> anyhow::Result<()> {
+        let mut tasks = Vec::new();
+        for c in 0..self.clients {
+            let (me, done, refused) = (self.clone(), done.clone(), refused.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut i = c;
+                while Instant::now() < stop && refused.lock().is_ok_and(|r| r.is_none()) {
+                    let body = &me.bodies[i % me.bodies.len()];
+                    // Live data (the current window, as an SDK sends it), or
+                    // windows spread over the past `span`.
+                    let span = me.span.as_secs() as i64;
+                    let from = if span == 0 {
+                        chrono_now_secs()
+                    } else {
+                        me.started_secs - span + (i as i64 * 10) % span
+                    };
+                    let r = me
+                        .client
+                        .post(format!(
+                            "{}/ingest?name=bench.cpu&format=pprof&from={from}",
+                            me.url
+                        ))
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().is_success() => {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(r) => {
+                            let status = r.status();
+                            let body = r.text().await.unwrap_or_default();
+                            if let Ok(mut g) = refused.lock() {
+                                g.get_or_insert(format!("{status}: {body}"));
+                            }
+                        }
+                        Err(e) => {
+                            if let Ok(mut g) = refused.lock() {
+                                g.get_or_insert(format!("request failed: {e}"));
+                            }
+                        }
+                    }
+                    i += me.clients;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await?;
+        }
+        Ok(())
+    }
 }

@@ -5,6 +5,7 @@
 //! that gets one small write every 50 ms (each probe's ack time is
 //! recorded; the k-th update a subscriber receives is the k-th probe).
 
+use crate::procs::metric;
 use crate::procs::spawn_server;
 use crate::synth::Shape;
 use futures::StreamExt;
@@ -12,13 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
 
 async fn rows(client: &reqwest::Client, url: &str) -> anyhow::Result<f64> {
     let m = client

@@ -37,6 +37,7 @@ mod perf_jitter;
 mod procs;
 mod query;
 mod read;
+mod s3;
 mod soak;
 mod synth;
 
@@ -64,6 +65,17 @@ enum Cmd {
         /// run alongside).
         #[arg(long, default_value = "0s")]
         span: String,
+    },
+    /// Ingest with the cold tier on S3 (moto) against a local disk; the
+    /// backlog of an outage and how fast it drains.
+    S3 {
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Seconds the store stops answering.
+        #[arg(long, default_value_t = 30)]
+        outage: u64,
     },
     /// Ack latency of small writes while a large merge runs, against the
     /// same load with no merge.
@@ -159,6 +171,11 @@ fn main() -> anyhow::Result<()> {
                 clients,
                 span,
             } => ingest::run(seconds, clients, humantime::parse_duration(&span)?).await,
+            Cmd::S3 {
+                seconds,
+                clients,
+                outage,
+            } => s3::run(seconds, clients, outage).await,
             Cmd::AckLatency {
                 seconds,
                 server_bin,

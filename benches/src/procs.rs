@@ -113,3 +113,11 @@ pub async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<(
     }
     anyhow::bail!("{url} not ready after 60 s")
 }
+
+/// A value of a Prometheus text exposition (0 when absent).
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}

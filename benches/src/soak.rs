@@ -4,18 +4,12 @@
 //! hot tier and the stack cache once a minute, and says whether RSS and
 //! the manifest stayed flat after the first half hour.
 
+use crate::procs::metric;
 use crate::procs::{rss_kib, spawn_server};
 use crate::synth::Shape;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
 
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
