@@ -47,6 +47,9 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         Format::Table => render_table(&body),
     };
     println!("{out}");
+    for w in body["warnings"].as_array().into_iter().flatten() {
+        eprintln!("warning: {}", w.as_str().unwrap_or_default());
+    }
     Ok(())
 }
 
@@ -85,7 +88,11 @@ async fn over_grpc(addr: &str, args: &QueryArgs) -> anyhow::Result<Value> {
         .context("reading the Arrow IPC stream")?;
     let schema = reader.schema();
     let batches = reader.collect::<Result<Vec<_>, _>>()?;
-    let out = flarego_query::QueryOutput { schema, batches };
+    let out = flarego_query::QueryOutput {
+        schema,
+        batches,
+        warnings: Vec::new(),
+    };
     Ok(flarego_query::output::to_json(&out)?)
 }
 

@@ -152,10 +152,14 @@ impl From<flarego_query::Error> for ApiError {
 impl From<flarego_storage::Error> for ApiError {
     fn from(e: flarego_storage::Error) -> Self {
         match e {
-            flarego_storage::Error::Backpressure { .. } => ApiError::Unavailable {
-                message: e.to_string(),
-                retry_after_secs: 5,
-            },
+            // Over a high-water mark, or the WAL cannot be written (a full
+            // disk): nothing was stored, and a retry may succeed.
+            flarego_storage::Error::Backpressure { .. } | flarego_storage::Error::WalAppend(_) => {
+                ApiError::Unavailable {
+                    message: e.to_string(),
+                    retry_after_secs: 5,
+                }
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -28,7 +28,11 @@ pub fn to_json(out: &QueryOutput) -> Result<Value, ArrowError> {
             rows.push(Value::Array(cols.iter().map(|c| c[r].clone()).collect()));
         }
     }
-    Ok(json!({"columns": columns, "rows": rows}))
+    let mut v = json!({"columns": columns, "rows": rows});
+    if !out.warnings.is_empty() {
+        v["warnings"] = json!(out.warnings);
+    }
+    Ok(v)
 }
 
 /// A short, stable name for a column type.

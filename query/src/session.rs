@@ -85,6 +85,8 @@ impl<T> Drop for AbortOnDrop<T> {
 pub struct QueryOutput {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
+    /// What the answer left out and why (unreadable cold files).
+    pub warnings: Vec<String>,
 }
 
 impl QueryOutput {
@@ -130,6 +132,11 @@ impl QueryEngine {
 
     /// A session whose tables show only `tenant`'s rows (all rows if `None`).
     pub fn session(&self, tenant: Option<TenantId>) -> SessionContext {
+        self.session_with_scope(tenant).0
+    }
+
+    /// [`QueryEngine::session`] and the scope its scans note skips in.
+    pub fn session_with_scope(&self, tenant: Option<TenantId>) -> (SessionContext, ScanScope) {
         let config = SessionConfig::new()
             .with_target_partitions(self.config.target_partitions)
             .with_batch_size(self.config.batch_size)
@@ -160,14 +167,14 @@ impl QueryEngine {
         }
         if let Err(e) = ctx.register_table(
             "metrics",
-            Arc::new(MetricsTable::new(self.engine.clone(), scope)),
+            Arc::new(MetricsTable::new(self.engine.clone(), scope.clone())),
         ) {
             tracing::error!(error = %e, "cannot register metrics");
         }
         for udf in crate::udf::profiling_udfs() {
             ctx.register_udf(udf);
         }
-        ctx
+        (ctx, scope)
     }
 
     /// The runtime of one query: the shared object stores, caches and
@@ -204,7 +211,7 @@ impl QueryEngine {
     }
 
     async fn sql_here(&self, tenant: Option<TenantId>, sql: &str) -> Result<QueryOutput> {
-        let ctx = self.session(tenant);
+        let (ctx, scope) = self.session_with_scope(tenant);
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -241,6 +248,10 @@ impl QueryEngine {
                 .map_err(Error::from_datafusion)?;
             batches.push(batch);
         }
-        Ok(QueryOutput { schema, batches })
+        Ok(QueryOutput {
+            schema,
+            batches,
+            warnings: scope.warnings(),
+        })
     }
 }

@@ -16,10 +16,8 @@ use crate::manifest::{FileKind, Manifest};
 use crate::published::PublishedManifest;
 use arrow::array::{AsArray, ListArray, StringArray};
 use arrow::datatypes::UInt64Type;
-use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt, path::Path};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -240,25 +238,12 @@ pub(crate) async fn remove_orphans(
     manifest: &Manifest,
     node: &str,
 ) -> Result<()> {
-    let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
-    let objects: Vec<_> =
-        store
-            .list(None)
-            .try_collect()
-            .await
-            .map_err(|source| Error::ObjectStore {
-                path: "/".into(),
-                source,
-            })?;
-    for o in objects {
-        let p = o.location.to_string();
-        if p.ends_with(".parquet")
-            && !listed.contains(p.as_str())
-            && crate::paths::owned_by(&p, node)
-        {
+    for path in crate::verify::unlisted_parquet(store, manifest).await? {
+        let p = path.to_string();
+        if crate::paths::owned_by(&p, node) {
             tracing::warn!(path = %p, "deleting parquet file no manifest lists (left by a crash)");
             store
-                .delete(&o.location)
+                .delete(&path)
                 .await
                 .map_err(|source| Error::ObjectStore { path: p, source })?;
         }
@@ -267,7 +252,10 @@ pub(crate) async fn remove_orphans(
 }
 
 /// Loads the cold stacks files into `stacks`, newest first: frames while
-/// they fit `budget` bytes, fingerprints only after that.
+/// they fit `budget` bytes, fingerprints only after that. A file that is
+/// missing or not readable Parquet is logged and skipped (its stacks show
+/// no frames), so one damaged object does not keep the server from
+/// starting; a store that does not answer stops the start.
 pub(crate) async fn load_stacks(
     store: &dyn ObjectStore,
     manifest: &Manifest,
@@ -277,45 +265,64 @@ pub(crate) async fn load_stacks(
     let mut files: Vec<_> = manifest.files_of(FileKind::Stacks, None).collect();
     files.sort_by(|a, b| b.path.cmp(&a.path));
     for f in files {
-        let perr = |source| Error::Parquet {
+        match load_stacks_file(store, f, stacks, budget).await {
+            Ok(()) => {}
+            Err(Error::ObjectStore { source, path })
+                if !matches!(source, object_store::Error::NotFound { .. }) =>
+            {
+                return Err(Error::ObjectStore { source, path });
+            }
+            Err(e) => {
+                tracing::error!(path = %f.path, error = %e, "stacks file unreadable; its stacks have no frames (see flarego admin verify)")
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn load_stacks_file(
+    store: &dyn ObjectStore,
+    f: &crate::manifest::FileEntry,
+    stacks: &StackTable,
+    budget: usize,
+) -> Result<()> {
+    let perr = |source| Error::Parquet {
+        path: f.path.clone(),
+        source,
+    };
+    let bytes = store
+        .get(&Path::from(f.path.as_str()))
+        .await
+        .map_err(|source| Error::ObjectStore {
             path: f.path.clone(),
             source,
-        };
-        let bytes = store
-            .get(&Path::from(f.path.as_str()))
-            .await
-            .map_err(|source| Error::ObjectStore {
-                path: f.path.clone(),
-                source,
-            })?
-            .bytes()
-            .await
-            .map_err(|source| Error::ObjectStore {
-                path: f.path.clone(),
-                source,
-            })?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .map_err(perr)?
-            .build()
-            .map_err(perr)?;
-        for batch in reader {
-            let batch = batch?;
-            let ids = batch.column(0).as_primitive::<UInt64Type>();
-            let lists: &ListArray = batch.column(1).as_list();
-            let mut decoded = Vec::with_capacity(ids.len());
-            for i in 0..ids.len() {
-                let l = lists.value(i);
-                let names: &StringArray = l.as_string();
-                let frames: Vec<Arc<str>> =
-                    names.iter().map(|n| Arc::from(n.unwrap_or(""))).collect();
-                decoded.push((StackId(ids.value(i)), frames));
-            }
-            let all = decoded.iter().map(|(id, f)| (*id, f.as_slice()));
-            if stacks.bytes() < budget {
-                stacks.insert_all(all, true);
-            } else {
-                stacks.insert_cold_fingerprints(all);
-            }
+        })?
+        .bytes()
+        .await
+        .map_err(|source| Error::ObjectStore {
+            path: f.path.clone(),
+            source,
+        })?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(perr)?
+        .build()
+        .map_err(perr)?;
+    for batch in reader {
+        let batch = batch?;
+        let ids = batch.column(0).as_primitive::<UInt64Type>();
+        let lists: &ListArray = batch.column(1).as_list();
+        let mut decoded = Vec::with_capacity(ids.len());
+        for i in 0..ids.len() {
+            let l = lists.value(i);
+            let names: &StringArray = l.as_string();
+            let frames: Vec<Arc<str>> = names.iter().map(|n| Arc::from(n.unwrap_or(""))).collect();
+            decoded.push((StackId(ids.value(i)), frames));
+        }
+        let all = decoded.iter().map(|(id, f)| (*id, f.as_slice()));
+        if stacks.bytes() < budget {
+            stacks.insert_all(all, true);
+        } else {
+            stacks.insert_cold_fingerprints(all);
         }
     }
     Ok(())

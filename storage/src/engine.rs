@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     pub file_number: AtomicU64,
     /// The object store as the compactor last found it.
     pub store_health: crate::health::StoreHealth,
+    /// Cold files found readable or not by queries.
+    pub file_checks: crate::health::FileChecks,
     pub state: RwLock<TierState>,
     pub stacks: Arc<StackTable>,
     pub series: SeriesTable<SeriesKey>,
@@ -163,6 +165,7 @@ impl Engine {
             manifest_log,
             file_number: AtomicU64::new(0),
             store_health: Default::default(),
+            file_checks: Default::default(),
             state: RwLock::new(TierState {
                 hot: BTreeMap::new(),
                 persisting: Vec::new(),
@@ -507,6 +510,11 @@ impl Engine {
     /// The object store's health, as the compactor last found it.
     pub fn store_health(&self) -> &crate::health::StoreHealth {
         &self.inner.store_health
+    }
+
+    /// Cold files found readable or not (see [`crate::health::FileChecks`]).
+    pub fn file_checks(&self) -> &crate::health::FileChecks {
+        &self.inner.file_checks
     }
 
     /// This server's node id (in object paths and the manifest log).

@@ -9,6 +9,11 @@
 //!                   max_wal_disk_bytes ──▶ Error::Backpressure (503)
 //! ```
 //!
+//! [`FileChecks`] remembers which cold files were found readable (their
+//! footer parses, their size matches the manifest) and which not, so a
+//! truncated or corrupt object is skipped by queries, with a warning,
+//! instead of failing every query that touches it.
+//!
 //! While the store is down, writes keep being acknowledged into the WAL
 //! and hot windows up to those marks; past them a write is refused with a
 //! reason and a retry delay, never dropped.
@@ -88,4 +93,64 @@ pub(crate) fn backpressure(engine: &Engine) -> Option<Error> {
         });
     }
     None
+}
+
+/// Cold files checked so far: readable, or not and why.
+#[derive(Debug, Default)]
+pub struct FileChecks {
+    ok: Mutex<std::collections::HashSet<String>>,
+    bad: Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+impl FileChecks {
+    /// `Some(true)` readable, `Some(false)` not, `None` not checked yet.
+    pub fn status(&self, path: &str) -> Option<bool> {
+        if self
+            .ok
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(path)
+        {
+            return Some(true);
+        }
+        self.bad
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(path)
+            .then_some(false)
+    }
+
+    /// Why `path` cannot be read, if it was found so.
+    pub fn why(&self, path: &str) -> Option<String> {
+        self.bad
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+            .cloned()
+    }
+
+    pub fn mark_ok(&self, path: &str) {
+        self.ok
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(path.to_string());
+    }
+
+    pub fn mark_bad(&self, path: &str, why: String) {
+        tracing::error!(path, reason = %why, "cold file unreadable; queries skip it (see flarego admin verify)");
+        self.bad
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(path.to_string(), why);
+    }
+
+    /// Every file found unreadable, with why.
+    pub fn unreadable(&self) -> Vec<(String, String)> {
+        self.bad
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(p, w)| (p.clone(), w.clone()))
+            .collect()
+    }
 }

@@ -11,13 +11,19 @@
 //!     ▼
 //! compactor (every compaction_interval)                      compactor.rs
 //!     seals closed windows ──▶ compact(): sum, sort, Parquet  compact.rs
-//!     ──▶ object_store (tenant=…/date=…/hour=…/…)            paths.rs
-//!     ──▶ Manifest (versioned, atomic put)                    manifest.rs
+//!     ──▶ object store: local dir, S3, GCS (timeouts, retries) store.rs
+//!         (tenant=…/date=…/hour=…/…-<node>.parquet, create-once) paths.rs
+//!     ──▶ manifest delta, created once; checkpoints           manifest_log.rs
 //!     ──▶ WAL segments released
+//!     store failing: health on /ready, 503 past high-water    health.rs
 //!     closed hours: small files merged into one sorted file  merge.rs, kway.rs
 //!     (streamed: one batch per input), stacks files likewise
+//!     files past their tenant's retention: manifest, then delete  retention.rs
 //!     samples/metrics files list their series in the footer   series_index.rs
-//! Engine::snapshot() ──▶ TierSnapshot (hot windows + manifest, one lock)
+//! Engine::open: format version checked (format.rs; upgrades live in the
+//!     flarego-migrations crate), node id (node.rs), manifest log loaded
+//! Engine::snapshot() ──▶ TierSnapshot (hot windows + manifest + retention
+//!     cutoffs, one lock)
 //! ```
 //!
 //! The main types are [`Engine`], [`WriteBatch`], [`TierSnapshot`],

@@ -61,6 +61,20 @@ pub async fn verify(store: &dyn ObjectStore, manifest: &Manifest) -> crate::Resu
             report.unreadable.push((f.path.clone(), e.to_string()));
         }
     }
+    report.orphaned = unlisted_parquet(store, manifest)
+        .await?
+        .into_iter()
+        .map(|p| p.to_string())
+        .collect();
+    report.orphaned.sort();
+    Ok(report)
+}
+
+/// Parquet objects in the store that `manifest` does not list.
+pub async fn unlisted_parquet(
+    store: &dyn ObjectStore,
+    manifest: &Manifest,
+) -> crate::Result<Vec<Path>> {
     let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     let objects: Vec<_> =
         store
@@ -71,12 +85,12 @@ pub async fn verify(store: &dyn ObjectStore, manifest: &Manifest) -> crate::Resu
                 path: "/".into(),
                 source,
             })?;
-    for o in objects {
-        let p = o.location.to_string();
-        if p.ends_with(".parquet") && !listed.contains(p.as_str()) {
-            report.orphaned.push(p);
-        }
-    }
-    report.orphaned.sort();
-    Ok(report)
+    Ok(objects
+        .into_iter()
+        .map(|o| o.location)
+        .filter(|p| {
+            let s = p.as_ref();
+            s.ends_with(".parquet") && !listed.contains(s)
+        })
+        .collect())
 }

@@ -356,6 +356,17 @@ impl TestServer {
         Ok(r.json().await?)
     }
 
+    /// The `/ready` document.
+    pub async fn ready_json(&self) -> anyhow::Result<Value> {
+        Ok(self
+            .client
+            .get(format!("{}/ready", self.url))
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+
     pub async fn healthy(&self) -> bool {
         matches!(self.client.get(format!("{}/health", self.url)).send().await, Ok(r) if r.status().is_success())
     }

@@ -72,6 +72,7 @@ impl TableProvider for MetricsTable {
         self.scope.hold(&snap);
         let bounds = TimeBounds::from_filters(filters);
         let files = scan::cold_files(&snap, FileKind::Metrics, bounds, &self.scope);
+        let files = scan::readable(&self.engine, files, &self.scope).await?;
         let hot = hot::hot_exec(
             state,
             &snap,

@@ -122,6 +122,7 @@ impl TableProvider for ProfilesTable {
             &self.scope,
         )?;
         let files = scan::cold_files(&snap, FileKind::Samples, bounds, &self.scope);
+        let files = scan::readable(&self.engine, files, &self.scope).await?;
         let input = scan::union_or_empty(
             vec![
                 hot,

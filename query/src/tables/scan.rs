@@ -36,6 +36,8 @@ pub struct ScanScope {
     /// Versions held until the session ends, so files a merge replaces
     /// are not deleted under a running query.
     leases: Arc<std::sync::Mutex<Vec<Arc<PublishedManifest>>>>,
+    /// Cold files this session's scans skipped as unreadable, and why.
+    skipped: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
 }
 
 impl ScanScope {
@@ -43,7 +45,18 @@ impl ScanScope {
         ScanScope {
             tenant,
             leases: Arc::default(),
+            skipped: Arc::default(),
         }
+    }
+
+    /// What the answer should say about data it could not read.
+    pub fn warnings(&self) -> Vec<String> {
+        self.skipped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(path, why)| format!("skipped unreadable cold file {path}: {why}"))
+            .collect()
     }
 
     /// Keeps the snapshot's cold files until this session is dropped.
@@ -71,6 +84,94 @@ pub fn cold_files<'a>(
             snap.cutoffs.of(tenant).is_none_or(|c| f.max_time_ns >= c)
         })
         .collect()
+}
+
+/// The files of `files` that can be read: each is checked once per
+/// process (its size against the manifest, its footer); one found
+/// truncated, corrupt or missing is left out, and the session notes it.
+/// A store that does not answer is an error, not a verdict on the file.
+pub async fn readable<'a>(
+    engine: &flarego_storage::Engine,
+    files: Vec<&'a FileEntry>,
+    scope: &ScanScope,
+) -> Result<Vec<&'a FileEntry>> {
+    let checks = engine.file_checks();
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        let ok = match checks.status(&f.path) {
+            Some(known) => known,
+            None => match check_file(engine.store(), f).await? {
+                Ok(()) => {
+                    checks.mark_ok(&f.path);
+                    true
+                }
+                Err(why) => {
+                    checks.mark_bad(&f.path, why);
+                    false
+                }
+            },
+        };
+        if ok {
+            out.push(f);
+        } else {
+            let why = checks.why(&f.path).unwrap_or_default();
+            scope
+                .skipped
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(f.path.clone(), why);
+        }
+    }
+    Ok(out)
+}
+
+/// `Ok(Err(why))` when the file is unreadable; `Err` when the store
+/// failed to answer.
+async fn check_file(
+    store: &Arc<dyn object_store::ObjectStore>,
+    f: &FileEntry,
+) -> Result<std::result::Result<(), String>> {
+    use object_store::ObjectStoreExt;
+    let path = object_store::path::Path::from(f.path.as_str());
+    let meta = match store.head(&path).await {
+        Ok(m) => m,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Ok(Err("missing from the object store".into()));
+        }
+        Err(e) => return Err(datafusion::error::DataFusionError::ObjectStore(Box::new(e))),
+    };
+    if meta.size != f.bytes {
+        return Ok(Err(format!(
+            "{} bytes where the manifest says {}",
+            meta.size, f.bytes
+        )));
+    }
+    // The footer: its length and magic in the last 8 bytes, then itself.
+    let get = |range: std::ops::Range<u64>| {
+        let (store, path) = (store.clone(), path.clone());
+        async move {
+            store
+                .get_range(&path, range)
+                .await
+                .map_err(|e| datafusion::error::DataFusionError::ObjectStore(Box::new(e)))
+        }
+    };
+    if f.bytes < 12 {
+        return Ok(Err(format!("{} bytes: too short for Parquet", f.bytes)));
+    }
+    let tail = get(f.bytes - 8..f.bytes).await?;
+    if &tail[4..] != b"PAR1" {
+        return Ok(Err("no Parquet magic at the end (truncated?)".into()));
+    }
+    let len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if len + 12 > f.bytes {
+        return Ok(Err(format!("footer of {len} bytes does not fit the file")));
+    }
+    let footer = get(f.bytes - 8 - len..f.bytes - 8).await?;
+    match parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&footer) {
+        Ok(_) => Ok(Ok(())),
+        Err(e) => Ok(Err(format!("footer does not parse: {e}"))),
+    }
 }
 
 /// A Parquet scan of `files` (all of `file_schema`), projected to

@@ -93,15 +93,7 @@ async fn a_byte_flipped_in_the_wal_loses_that_record_only_and_is_reported() {
             total - hit,
             "byte {offset} (record {hit}): every other record is kept"
         );
-        let ready: serde_json::Value = s
-            .client()
-            .get(format!("{}/ready", s.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ready = s.ready_json().await.unwrap();
         assert_eq!(ready["wal"]["corrupt_records_lost"], 1, "{ready}");
         assert!(
             ready["warnings"][0]

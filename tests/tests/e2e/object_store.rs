@@ -297,3 +297,61 @@ async fn a_wrong_bucket_endpoint_or_url_fails_at_start_in_one_line() {
         assert!(lines[0].contains(needle), "{flags:?}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_file_is_skipped_with_a_warning_and_reported_by_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut server = TestServer::start(&data, &[]).await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let (old, recent) = (now - 3 * 3600, now - 600);
+    ingest(&server, "api", old).await;
+    ingest(&server, "api", recent).await;
+    server.flush().await.unwrap();
+    let sum = "SELECT sum(value) FROM profiles";
+    // Damaged before any query read it (a file is checked once per
+    // process, when a query first needs it).
+
+    let hour = chrono::DateTime::from_timestamp(old, 0)
+        .unwrap()
+        .format("hour=%H/samples-")
+        .to_string();
+    let victim = flarego_tests::files_below(&data.join("parquet"))
+        .into_iter()
+        .find(|f| f.contains(&hour))
+        .unwrap();
+    let bytes = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &bytes[..bytes.len() / 2]).unwrap();
+    let relative = victim.split("/parquet/").nth(1).unwrap().to_string();
+
+    for round in ["running", "restarted"] {
+        let (status, v) = server.sql_raw(sum).await.unwrap();
+        assert_eq!(status, 200, "{round}: {v}");
+        assert_eq!(
+            v["rows"][0][0].as_i64(),
+            Some(105 * 10_000_000),
+            "{round}: {v}"
+        );
+        let warning = v["warnings"][0].as_str().unwrap_or_default();
+        assert!(
+            warning.contains(&relative) && warning.contains("bytes where the manifest says"),
+            "{round}: {v}"
+        );
+        if round == "running" {
+            server.restart().await.unwrap();
+        }
+    }
+
+    let out = std::process::Command::new(flarego_bin().unwrap())
+        .args(["admin", "verify", "--data-dir"])
+        .arg(&data)
+        .env("FLAREGO_LOG", "off")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "verify passed a truncated file: {text}"
+    );
+    assert!(text.contains(&format!("unreadable {relative}")), "{text}");
+}

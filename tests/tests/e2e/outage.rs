@@ -50,15 +50,7 @@ async fn write(client: &reqwest::Client, url: &str, units: i64) -> reqwest::Resp
 }
 
 async fn store_healthy(server: &TestServer) -> bool {
-    let v: serde_json::Value = server
-        .client()
-        .get(format!("{}/ready", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = server.ready_json().await.unwrap();
     v["store"]["healthy"].as_bool().unwrap_or(true)
 }
 
