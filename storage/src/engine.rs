@@ -600,6 +600,35 @@ impl Engine {
         u
     }
 
+    /// Bytes of windows due for the object store but not in it yet:
+    /// closed past the hot retention, or sealed for a compaction that has
+    /// not finished. Near zero while compaction keeps up; it grows while
+    /// the store is unreachable.
+    pub fn backlog_bytes(&self) -> usize {
+        let window_ns = self.window_ns();
+        let retention = self
+            .inner
+            .config
+            .hot_retention
+            .as_nanos()
+            .min(i64::MAX as u128) as i64;
+        let now = now_ns();
+        let st = self.read_state();
+        let due = st
+            .hot
+            .values()
+            .filter(|w| {
+                w.start
+                    .0
+                    .saturating_add(window_ns)
+                    .saturating_add(retention)
+                    <= now
+            })
+            .map(HotWindow::bytes);
+        due.chain(st.persisting.iter().map(|(w, _)| w.bytes()))
+            .sum()
+    }
+
     pub(crate) fn read_state(&self) -> std::sync::RwLockReadGuard<'_, TierState> {
         self.inner.state.read().unwrap_or_else(|p| p.into_inner())
     }

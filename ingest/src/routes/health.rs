@@ -40,6 +40,7 @@ pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<serde_
                     "last_ok_unix_ms": (last_ok_ns > 0).then_some(last_ok_ns / 1_000_000),
                 },
                 "backlog": {
+                    "due_bytes": ready.engine.backlog_bytes(),
                     "unpersisted_bytes": ready.engine.hot_usage().bytes,
                     "max_unpersisted_bytes": cfg.max_unpersisted_bytes,
                     "wal_disk_bytes": load(&s.wal_disk_bytes),

@@ -197,6 +197,12 @@ pub async fn metrics(
             "Bytes of windows in memory not yet in the object store (refused past --max-unpersisted-bytes).",
             ready.engine.hot_usage().bytes as u64,
         );
+        gauge(
+            o,
+            "flarego_backlog_bytes",
+            "Bytes of windows due for the object store but not in it yet (grows during an outage).",
+            ready.engine.backlog_bytes() as u64,
+        );
         counter(
             o,
             "flarego_compactions_total",
