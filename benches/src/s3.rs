@@ -93,8 +93,12 @@ pub async fn run(seconds: u64, clients: usize, outage: u64) -> anyhow::Result<()
         started_secs: chrono_now_secs(),
     };
 
+    // Windows are due 5 s after they close (not the default 60 s), so
+    // compaction and upload run all the time and an outage of 30 s leaves
+    // a backlog to drain.
+    const DUE_SOON: [&str; 2] = ["--hot-retention", "5s"];
     // Peer: the same server on a local disk.
-    let (mut local, url, _) = spawn_server(&tmp.path().join("local"), &[])?;
+    let (mut local, url, _) = spawn_server(&tmp.path().join("local"), &DUE_SOON)?;
     crate::procs::wait_ready(&client, &url).await?;
     let disk = phase(&load_for(&url), seconds, per_profile, async {}).await?;
     let _ = local.kill();
@@ -105,6 +109,8 @@ pub async fn run(seconds: u64, clients: usize, outage: u64) -> anyhow::Result<()
     let (mut server, url, _) = spawn_server(
         &tmp.path().join("s3"),
         &[
+            DUE_SOON[0],
+            DUE_SOON[1],
             "--object-store",
             "s3://bench/flarego",
             "--s3-endpoint",
