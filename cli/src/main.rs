@@ -49,7 +49,7 @@ enum Command {
     /// The data format and the cold store: migrate, files, verify,
     /// version; and compact on a running server.
     #[command(subcommand)]
-    Admin(admin_cmd::AdminCmd),
+    Admin(Box<admin_cmd::AdminCmd>),
     /// Mint tokens for the built-in HS256 issuer.
     #[command(subcommand)]
     Token(token_cmd::TokenCmd),
@@ -92,7 +92,7 @@ fn run() -> anyhow::Result<()> {
             Command::Agent(args) => agent_cmd::run_agent(*args).await,
             Command::Demo(args) => demo_cmd::run(args).await,
             Command::Token(cmd) => token_cmd::run(cmd),
-            Command::Admin(cmd) => admin_cmd::run(cmd).await,
+            Command::Admin(cmd) => admin_cmd::run(*cmd).await,
         }
     })
 }

@@ -196,7 +196,7 @@ impl ManifestLog {
         let mut written = vec![delta_path.to_string()];
         // The delta is the commit; a checkpoint that fails is written at
         // a later multiple.
-        if next.generation % CHECKPOINT_EVERY == 0 {
+        if next.generation.is_multiple_of(CHECKPOINT_EVERY) {
             match self.write_checkpoint(next).await {
                 Ok(()) => written.push(self.checkpoint_path(next.generation).to_string()),
                 Err(e) => {

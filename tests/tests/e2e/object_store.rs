@@ -257,7 +257,9 @@ async fn a_wrong_bucket_endpoint_or_url_fails_at_start_in_one_line() {
         .local_addr()
         .unwrap()
         .port();
-    let cases: Vec<(Vec<String>, Vec<(String, String)>, &str)> = vec![
+    // Flags, environment, what the one line must name.
+    type Case = (Vec<String>, Vec<(String, String)>, &'static str);
+    let cases: Vec<Case> = vec![
         (
             vec!["--object-store".into(), "s3://no-such-bucket/p".into()],
             moto.env(),
