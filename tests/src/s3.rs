@@ -30,17 +30,31 @@ impl MotoS3 {
     /// Starts the server (again) on its port. Its buckets are kept in
     /// memory, so a restart loses them: outages use [`MotoS3::pause`].
     pub fn start_again(&mut self) -> anyhow::Result<()> {
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+        // The script pip installs, else the module (a script directory
+        // not on PATH).
+        let port = self.port.to_string();
+        let args = ["-H", "127.0.0.1", "-p", port.as_str()];
+        let spawn = |program: &str, pre: &[&str]| {
+            Command::new(program)
+                .args(pre)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+        };
+        let child = spawn("moto_server", &[])
+            .or_else(|_| spawn("python3", &["-m", "moto.server"]))
             .context(
                 "moto_server not found: install it with `python3 -m pip install 'moto[server]'` (scripts/test.sh does)",
             )?;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                bail!(
+                    "moto_server exited ({status}) before listening: install it with `python3 -m pip install 'moto[server]'` (scripts/test.sh does)"
+                );
+            }
             if Instant::now() > deadline {
                 bail!(
                     "moto_server did not listen on port {} within 60 s",
