@@ -55,7 +55,7 @@ impl ScanScope {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(path, why)| format!("skipped unreadable cold file {path}: {why}"))
+            .map(|(what, why)| format!("skipped {what}: {why}"))
             .collect()
     }
 
@@ -95,6 +95,32 @@ pub async fn readable<'a>(
     files: Vec<&'a FileEntry>,
     scope: &ScanScope,
 ) -> Result<Vec<&'a FileEntry>> {
+    // The store is down (the compactor's last attempt failed): answer
+    // from hot data now, saying what was left out, rather than wait for
+    // every request's timeouts.
+    let health = engine.store_health();
+    if !health.is_healthy() && !files.is_empty() {
+        let from = files.iter().map(|f| f.min_time_ns).min().unwrap_or(0);
+        let to = files.iter().map(|f| f.max_time_ns).max().unwrap_or(0);
+        let span = |ns: i64| chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339();
+        scope
+            .skipped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                format!(
+                    "{} cold files from {} to {}",
+                    files.len(),
+                    span(from),
+                    span(to)
+                ),
+                format!(
+                    "the object store is unreachable ({})",
+                    health.last_error().unwrap_or_default()
+                ),
+            );
+        return Ok(Vec::new());
+    }
     let checks = engine.file_checks();
     let mut out = Vec::with_capacity(files.len());
     for f in files {
@@ -119,7 +145,7 @@ pub async fn readable<'a>(
                 .skipped
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(f.path.clone(), why);
+                .insert(format!("unreadable cold file {}", f.path), why);
         }
     }
     Ok(out)
