@@ -103,6 +103,7 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
         let path = ColdPath::Partitioned {
             tenant: tenant.clone(),
             hour_start_ns: hour,
+            whole_day: false,
             kind: FileKind::Samples,
             first_window_ns: first_window,
             generation: args.generation,
@@ -163,6 +164,7 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
         let path = ColdPath::Partitioned {
             tenant: tenant.clone(),
             hour_start_ns: hour,
+            whole_day: false,
             kind: FileKind::Metrics,
             first_window_ns: first_window,
             generation: args.generation,

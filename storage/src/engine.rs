@@ -109,7 +109,7 @@ pub(crate) struct Inner {
     pub stats: EngineStats,
     pub compaction: tokio::sync::Mutex<()>,
     /// File count per (kind, tenant, hour) at the last merge check.
-    pub merge_seen: std::sync::Mutex<HashMap<(crate::manifest::FileKind, String, i64), usize>>,
+    pub merge_seen: std::sync::Mutex<HashMap<crate::merge::GroupKey, usize>>,
     writer: mpsc::Sender<WalCommand>,
     failure: crate::supervise::FailureWatch,
     /// Held while the engine lives: one server per data directory.

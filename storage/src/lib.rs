@@ -53,7 +53,7 @@ pub mod live;
 mod locks;
 pub mod manifest;
 pub mod manifest_log;
-mod merge;
+pub(crate) mod merge;
 pub mod model;
 pub mod node;
 pub mod paths;

@@ -65,26 +65,53 @@ fn schema_of(kind: FileKind) -> SchemaRef {
     }
 }
 
-/// Merges the files of closed hours (every hour when `force`), and the
-/// stacks files when there are too many. Returns how many groups were
-/// merged.
+/// How much time a merged file covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Level {
+    Hour,
+    Day,
+}
+
+/// A group of files merged together: kind, tenant, start of the hour or
+/// day, and which of the two.
+pub(crate) type GroupKey = (FileKind, String, i64, Level);
+
+const DAY_NS: i64 = 24 * HOUR_NS;
+
+fn day_start(time_ns: i64) -> i64 {
+    time_ns.div_euclid(DAY_NS) * DAY_NS
+}
+
+/// Merges the files of closed hours (every hour when `force`) into one
+/// per tenant and hour; then, once a day is over and its hours are
+/// merged, that day's files into one per tenant; and the stacks files
+/// when there are too many. Returns how many groups were merged.
 pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
     let cfg = engine.config();
     let now = crate::engine::now_ns();
     let settle = engine.window_ns() + cfg.hot_retention.as_nanos().min(i64::MAX as u128) as i64;
     let manifest = engine.read_state().manifest.clone();
-    let mut groups: BTreeMap<(FileKind, String, i64), Vec<FileEntry>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<FileEntry>> = BTreeMap::new();
     let mut stacks = Vec::new();
     for f in &manifest.files {
         if f.kind == FileKind::Stacks {
             stacks.push(f.clone());
             continue;
         }
+        let tenant = f.tenant.clone().unwrap_or_default();
         let hour = hour_start(f.min_time_ns);
         let closed = hour.saturating_add(HOUR_NS).saturating_add(settle) <= now;
         if (force || closed) && hour_start(f.max_time_ns) == hour {
             groups
-                .entry((f.kind, f.tenant.clone().unwrap_or_default(), hour))
+                .entry((f.kind, tenant.clone(), hour, Level::Hour))
+                .or_default()
+                .push(f.clone());
+        }
+        let day = day_start(f.min_time_ns);
+        let day_closed = day.saturating_add(DAY_NS).saturating_add(settle) <= now;
+        if day_closed && day_start(f.max_time_ns) == day {
+            groups
+                .entry((f.kind, tenant, day, Level::Day))
                 .or_default()
                 .push(f.clone());
         }
@@ -92,6 +119,15 @@ pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
     // Hold no version while merging: a replaced file is deleted as soon as
     // no reader holds the version that lists it.
     drop(manifest);
+    // A day waits until none of its hours has files left to merge.
+    let hours_pending: std::collections::HashSet<(FileKind, String, i64)> = groups
+        .iter()
+        .filter(|((_, _, _, level), files)| *level == Level::Hour && files.len() >= 2)
+        .map(|((kind, tenant, hour, _), _)| (*kind, tenant.clone(), day_start(*hour)))
+        .collect();
+    groups.retain(|(kind, tenant, day, level), _| {
+        *level == Level::Hour || !hours_pending.contains(&(*kind, tenant.clone(), *day))
+    });
     // A group still receiving files (late data, backfill) waits until a
     // whole tick passes without a new file, so an hour is not rewritten
     // on every compaction.
@@ -108,7 +144,7 @@ pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
             }
             let stable = seen.get(&key) == Some(&files.len());
             now_seen.insert(key.clone(), files.len());
-            if force || stable {
+            if (force && key.3 == Level::Hour) || stable {
                 ready.push((key, files));
             }
         }
@@ -116,8 +152,8 @@ pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
         ready
     };
     let mut merged = 0;
-    for ((kind, tenant, hour), files) in settled {
-        merge_group(engine, kind, Some((&tenant, hour)), &files).await?;
+    for ((kind, tenant, start, level), files) in settled {
+        merge_group(engine, kind, Some((&tenant, start, level)), &files).await?;
         merged += 1;
     }
     if stacks.len() > STACKS_FILES_MAX || (force && stacks.len() > 1) {
@@ -127,12 +163,12 @@ pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
     Ok(merged)
 }
 
-/// Merges `files` (of one tenant and hour, or stacks files when `at` is
-/// `None`) into one and publishes it in their place.
+/// Merges `files` (of one tenant and hour or day, or stacks files when
+/// `at` is `None`) into one and publishes it in their place.
 async fn merge_group(
     engine: &Engine,
     kind: FileKind,
-    at: Option<(&str, i64)>,
+    at: Option<(&str, i64, Level)>,
     files: &[FileEntry],
 ) -> Result<()> {
     let store = engine.store();
@@ -153,11 +189,12 @@ async fn merge_group(
     let generation = manifest.generation + 1;
     let file_number = engine.next_file_number(generation);
     let path = match at {
-        Some((tenant, hour)) => ColdPath::Partitioned {
+        Some((tenant, start, level)) => ColdPath::Partitioned {
             tenant: tenant.to_string(),
-            hour_start_ns: hour,
+            hour_start_ns: start,
+            whole_day: level == Level::Day,
             kind,
-            first_window_ns: files.iter().map(|f| f.min_time_ns).min().unwrap_or(hour),
+            first_window_ns: files.iter().map(|f| f.min_time_ns).min().unwrap_or(start),
             generation: file_number,
             node: engine.node_id().to_string(),
         },
@@ -173,7 +210,7 @@ async fn merge_group(
     next.files.push(FileEntry {
         path: path.to_string(),
         kind,
-        tenant: at.map(|(t, _)| t.to_string()),
+        tenant: at.map(|(t, _, _)| t.to_string()),
         min_time_ns: files.iter().map(|f| f.min_time_ns).min().unwrap_or(0),
         max_time_ns: files.iter().map(|f| f.max_time_ns).max().unwrap_or(0),
         rows,
@@ -196,8 +233,9 @@ async fn merge_group(
         Err(shared) => shared.retire(replaced),
     }
     tracing::info!(
-        tenant = at.map(|(t, _)| t),
-        hour = at.map(|(_, h)| h),
+        tenant = at.map(|(t, _, _)| t),
+        start = at.map(|(_, s, _)| s),
+        level = ?at.map(|(_, _, l)| l),
         ?kind,
         files = files.len(),
         rows,

@@ -14,10 +14,12 @@ use std::fmt;
 /// The path of one cold file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColdPath {
-    /// Samples or metrics of one tenant in one hour.
+    /// Samples or metrics of one tenant in one hour, or in one whole day
+    /// (then under `hour=all`).
     Partitioned {
         tenant: String,
         hour_start_ns: i64,
+        whole_day: bool,
         kind: FileKind,
         first_window_ns: i64,
         generation: u64,
@@ -46,6 +48,7 @@ impl fmt::Display for ColdPath {
             ColdPath::Partitioned {
                 tenant,
                 hour_start_ns,
+                whole_day,
                 kind,
                 first_window_ns,
                 generation,
@@ -57,11 +60,15 @@ impl fmt::Display for ColdPath {
                     FileKind::Metrics => "metrics",
                     FileKind::Stacks => "stacks",
                 };
+                let hour = if *whole_day {
+                    "all".to_string()
+                } else {
+                    format!("{:02}", t.hour())
+                };
                 write!(
                     f,
-                    "tenant={tenant}/date={}/hour={:02}/{kind}-{first_window_ns}-{generation:010}-{node}.parquet",
+                    "tenant={tenant}/date={}/hour={hour}/{kind}-{first_window_ns}-{generation:010}-{node}.parquet",
                     t.format("%Y-%m-%d"),
-                    t.hour()
                 )
             }
             ColdPath::Stacks { generation, node } => {
@@ -112,6 +119,7 @@ mod tests {
         let p = ColdPath::Partitioned {
             tenant: "acme".into(),
             hour_start_ns: hour_start(t),
+            whole_day: false,
             kind: FileKind::Samples,
             first_window_ns: t,
             generation: 3,

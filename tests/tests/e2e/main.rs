@@ -16,6 +16,7 @@ mod grpc_read;
 mod hostile;
 mod hot_cold;
 mod ingest_apis;
+mod levels;
 mod live;
 mod migration;
 mod object_store;
