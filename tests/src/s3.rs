@@ -69,19 +69,21 @@ impl MotoS3 {
     /// Stops answering (SIGSTOP): connections hang as on a dead network,
     /// and the data survives for [`MotoS3::resume`].
     pub fn pause(&self) {
-        self.signal(libc_sig::STOP);
+        self.signal(libc::SIGSTOP);
     }
 
     /// Answers again (SIGCONT).
     pub fn resume(&self) {
-        self.signal(libc_sig::CONT);
+        self.signal(libc::SIGCONT);
     }
 
-    fn signal(&self, sig: &str) {
+    fn signal(&self, sig: libc::c_int) {
         if let Some(c) = &self.child {
-            let _ = Command::new("kill")
-                .args([sig, &c.id().to_string()])
-                .status();
+            // SAFETY: kill(2) on our own child, which `child` keeps from
+            // being reaped (so its pid is not reused) while we hold it.
+            unsafe {
+                libc::kill(c.id() as libc::pid_t, sig);
+            }
         }
     }
 
@@ -110,11 +112,6 @@ impl MotoS3 {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
     }
-}
-
-mod libc_sig {
-    pub const STOP: &str = "-STOP";
-    pub const CONT: &str = "-CONT";
 }
 
 impl Drop for MotoS3 {
