@@ -78,8 +78,13 @@ async fn ingest_hour(
     Ok((samples, stacks, rows as usize))
 }
 
-pub async fn run() -> anyhow::Result<()> {
-    let shape = Shape::default();
+/// The synthetic hour (skewed: a few hot stacks, a long tail), or with
+/// `busy`, every one of its 2,000 stacks in every window.
+pub async fn run(busy: bool) -> anyhow::Result<()> {
+    let shape = Shape {
+        every_stack: busy,
+        ..Shape::default()
+    };
     let tmp = tempfile::tempdir()?;
     let pprof_dir = tmp.path().join("pprof");
     std::fs::create_dir_all(&pprof_dir)?;

@@ -102,7 +102,11 @@ enum Cmd {
         stack_cache: String,
     },
     /// Parquet bytes per sample against gzipped pprof, one synthetic hour.
-    Density,
+    Density {
+        /// Every one of the 2,000 stacks in every window (a busy service).
+        #[arg(long, default_value_t = false)]
+        busy: bool,
+    },
     /// Where ingest CPU goes: gunzip, protobuf decode, rows, per profile.
     Decode,
     /// A busy Go HTTP service with and without the agent: throughput,
@@ -185,7 +189,7 @@ fn main() -> anyhow::Result<()> {
                 rps,
                 stack_cache,
             } => soak::run(minutes, rps, &stack_cache).await,
-            Cmd::Density => density::run().await,
+            Cmd::Density { busy } => density::run(busy).await,
             Cmd::Decode => decode::run(),
             Cmd::AgentOverhead {
                 seconds,

@@ -16,6 +16,9 @@ pub struct Shape {
     /// Mean pprof samples per window.
     pub samples_per_window: usize,
     pub seed: u64,
+    /// Every stack of the pool in every window (a busy service), instead
+    /// of a skewed draw.
+    pub every_stack: bool,
 }
 
 impl Default for Shape {
@@ -26,6 +29,7 @@ impl Default for Shape {
             stacks: 2000,
             samples_per_window: 1513,
             seed: 7,
+            every_stack: false,
         }
     }
 }
@@ -99,6 +103,9 @@ pub fn window_profile(
         rng.random_range(shape.samples_per_window * 9 / 10..=shape.samples_per_window * 11 / 10);
     // Skewed choice: a few hot stacks, a long tail; each stack once per profile.
     let mut chosen = std::collections::BTreeSet::new();
+    if shape.every_stack {
+        chosen.extend(0..pool.len());
+    }
     while chosen.len() < n.min(pool.len()) {
         let u: f64 = rng.random();
         chosen.insert(((u * u * u) * pool.len() as f64) as usize % pool.len());
