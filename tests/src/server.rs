@@ -344,6 +344,33 @@ impl TestServer {
         Ok((status, r.text().await?))
     }
 
+    /// Writes folded stacks for `service` over the 10 s from `at` (Unix
+    /// seconds), 10 ms per sample, as `tenant` (or the default); fails
+    /// unless acknowledged.
+    pub async fn ingest_folded(
+        &self,
+        service: &str,
+        at: i64,
+        folded: &str,
+        tenant: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let headers: Vec<(&str, &str)> = tenant.map(|t| ("X-Scope-OrgID", t)).into_iter().collect();
+        let (status, body) = self
+            .post(
+                &format!(
+                    "/ingest?name={service}.cpu&format=folded&from={at}&until={}&sampleRate=100",
+                    at + 10
+                ),
+                folded.as_bytes().to_vec(),
+                &headers,
+            )
+            .await?;
+        if status != 200 {
+            bail!("ingest answered {status}: {body}");
+        }
+        Ok(())
+    }
+
     pub async fn flush(&self) -> anyhow::Result<Value> {
         let r = self
             .client

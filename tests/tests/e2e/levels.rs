@@ -20,18 +20,11 @@ async fn a_closed_days_hour_files_become_one_day_file() {
     let day = now - now.rem_euclid(86_400) - 2 * 86_400;
     for (hour, minute, units) in [(3, 10, 7), (3, 40, 11), (9, 5, 13), (22, 59, 17)] {
         let at = day + hour * 3600 + minute * 60;
-        let (status, body) = server
-            .post(
-                &format!(
-                    "/ingest?name=api.cpu&format=folded&from={at}&until={}&sampleRate=100",
-                    at + 10
-                ),
-                format!("main.main;main.work {units}\n").into_bytes(),
-                &[],
-            )
+        let folded = format!("main.main;main.work {units}\n");
+        server
+            .ingest_folded("api", at, &folded, None)
             .await
             .unwrap();
-        assert_eq!(status, 200, "{body}");
         server.flush().await.unwrap();
     }
     let date = chrono::DateTime::from_timestamp(day, 0)

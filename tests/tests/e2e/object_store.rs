@@ -101,18 +101,10 @@ async fn racing_conditional_creates_have_one_winner_on_every_backend() {
 const FOLDED: &str = "main.main;main.handle;encoding/json.Marshal 70\nmain.main;main.handle;runtime.mallocgc 30\nmain.main;main.idle 5\n";
 
 async fn ingest(server: &TestServer, service: &str, from: i64) {
-    let (status, body) = server
-        .post(
-            &format!(
-                "/ingest?name={service}.cpu&format=folded&from={from}&until={}&sampleRate=100",
-                from + 10
-            ),
-            FOLDED.as_bytes().to_vec(),
-            &[],
-        )
+    server
+        .ingest_folded(service, from, FOLDED, None)
         .await
         .unwrap();
-    assert_eq!(status, 200, "{body}");
 }
 
 async fn totals(server: &TestServer) -> Vec<Vec<serde_json::Value>> {

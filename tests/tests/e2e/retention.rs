@@ -7,18 +7,10 @@ use flarego_tests::server::TestServer;
 use std::time::{Duration, Instant};
 
 async fn ingest(server: &TestServer, tenant: &str, at: i64) {
-    let (status, body) = server
-        .post(
-            &format!(
-                "/ingest?name=api.cpu&format=folded&from={at}&until={}",
-                at + 10
-            ),
-            b"main.main;main.work 5\n".to_vec(),
-            &[("X-Scope-OrgID", tenant)],
-        )
+    server
+        .ingest_folded("api", at, "main.main;main.work 5\n", Some(tenant))
         .await
         .unwrap();
-    assert_eq!(status, 200, "{body}");
 }
 
 /// The ingest times (s) a tenant's query still returns, ascending.
