@@ -61,14 +61,7 @@ pub(crate) fn spawn(engine: Engine) {
 }
 
 async fn tick_once(engine: &Engine) {
-    let outcome = run(engine, false).await;
-    match &outcome {
-        Ok(r) if r.windows > 0 => engine.store_health().ok(),
-        Ok(_) => {}
-        Err(e) => engine.store_health().failed(e),
-    }
-    if let Err(e) = outcome {
-        engine.stop_if_duplicate(&e);
+    if let Err(e) = run(engine, false).await {
         engine
             .stats()
             .compaction_failures
@@ -76,17 +69,26 @@ async fn tick_once(engine: &Engine) {
         tracing::error!(error = %e, "compaction failed; windows stay hot and are retried");
     }
     if let Err(e) = crate::retention::expire(engine).await {
-        engine.stop_if_duplicate(&e);
         tracing::error!(error = %e, "expiring old files failed; retried next tick");
     }
     if let Err(e) = crate::merge::merge_hours(engine, false).await {
-        engine.stop_if_duplicate(&e);
         tracing::error!(error = %e, "merging small files failed; retried later");
     }
 }
 
-/// Compacts closed windows (all windows when `all`).
+/// Compacts closed windows (all windows when `all`), noting what that
+/// says of the store ([`Engine::note_failure`]).
 pub(crate) async fn run(engine: &Engine, all: bool) -> Result<CompactionReport> {
+    let r = compact_windows(engine, all).await;
+    match &r {
+        Ok(done) if done.windows > 0 => engine.store_health().ok(),
+        Ok(_) => {}
+        Err(e) => engine.note_failure(e),
+    }
+    r
+}
+
+async fn compact_windows(engine: &Engine, all: bool) -> Result<CompactionReport> {
     let _guard = engine.inner.compaction.lock().await;
     let window_ns = engine.window_ns();
     let cfg = engine.config();

@@ -440,26 +440,13 @@ impl Engine {
 
     /// Persists every hot window now, whether closed or not.
     pub async fn flush(&self) -> Result<compactor::CompactionReport> {
-        let r = compactor::run(self, true).await;
-        match &r {
-            Ok(done) if done.windows > 0 => self.store_health().ok(),
-            Ok(_) => {}
-            Err(e) => {
-                self.store_health().failed(e);
-                self.stop_if_duplicate(e);
-            }
-        }
-        r
+        compactor::run(self, true).await
     }
 
     /// Merges the small files of closed hours now (of every hour when
     /// `force`). Returns how many (tenant, hour) groups were merged.
     pub async fn merge_small_files(&self, force: bool) -> Result<usize> {
-        let r = crate::merge::merge_hours(self, force).await;
-        if let Err(e) = &r {
-            self.stop_if_duplicate(e);
-        }
-        r
+        crate::merge::merge_hours(self, force).await
     }
 
     /// Makes cold files durable on a local disk: `fsync`s each object and
@@ -535,29 +522,38 @@ impl Engine {
         n
     }
 
-    /// Stops the server when `e` says another server writes under this
-    /// node id.
-    pub(crate) fn stop_if_duplicate(&self, e: &Error) {
+    /// Notes a failed compaction, merge or expiry: a store error marks
+    /// the store unhealthy; another server writing under this node id
+    /// stops this one (the two would lose each other's files).
+    pub(crate) fn note_failure(&self, e: &Error) {
+        self.store_health().failed(e);
         if matches!(e, Error::DuplicateNode { .. }) {
             self.inner.failure.fail(e.to_string());
         }
     }
 
     /// Commits `next` (one version after `prev`) to the manifest log and
-    /// makes it durable. Another server writing this node's log stops
-    /// this one: two servers with one node id would lose each other's
-    /// files.
+    /// makes it durable.
     pub(crate) async fn commit_manifest(&self, prev: &Manifest, next: &Manifest) -> Result<()> {
-        match self.inner.manifest_log.commit(prev, next).await {
-            Ok(paths) => {
-                let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
-                self.sync_cold(&paths)
+        let paths = self.inner.manifest_log.commit(prev, next).await?;
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        self.sync_cold(&paths)
+    }
+
+    /// Publishes `next`, a committed version without the files `removed`;
+    /// those are deleted once no query reads the version that listed
+    /// them (at once when none does).
+    pub(crate) async fn publish_without(&self, next: Manifest, removed: Vec<String>) {
+        let published = Arc::new(PublishedManifest::new(next, self.store().clone()));
+        let old = std::mem::replace(&mut self.write_state().manifest, published);
+        self.series_cache().forget(&removed);
+        match Arc::try_unwrap(old) {
+            Ok(old) => {
+                old.retire(removed);
+                old.delete_retired().await;
             }
-            Err(e @ Error::DuplicateNode { .. }) => {
-                self.inner.failure.fail(e.to_string());
-                Err(e)
-            }
-            Err(e) => Err(e),
+            // Queries still read it: the last one to finish deletes.
+            Err(shared) => shared.retire(removed),
         }
     }
 

@@ -11,7 +11,6 @@
 //! ```
 
 use crate::error::{Error, Result};
-use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, path::Path};
 
 /// The format this build writes and reads.
@@ -25,24 +24,10 @@ pub const FORMAT1_MANIFEST: &str = "_manifest/manifest.json";
 /// format 1 (which recorded none, but has its manifest file or a WAL);
 /// 0 for a fresh one.
 pub async fn detect(store: &dyn ObjectStore, wal_dir: &std::path::Path) -> Result<u32> {
-    let objects: Vec<_> = store
-        .list(Some(&Path::from(DIR)))
-        .try_collect()
-        .await
-        .map_err(|source| Error::ObjectStore {
-            path: DIR.into(),
-            source,
-        })?;
-    let recorded = objects
-        .iter()
-        .filter_map(|o| {
-            o.location
-                .filename()?
-                .strip_suffix(".json")?
-                .parse::<u32>()
-                .ok()
-        })
-        .max();
+    let recorded = crate::store::numbered_json(store, &Path::from(DIR))
+        .await?
+        .last()
+        .map(|v| u32::try_from(*v).unwrap_or(u32::MAX));
     if let Some(v) = recorded {
         return Ok(v);
     }

@@ -72,29 +72,28 @@ impl StoreHealth {
 /// its high-water mark, in memory or on disk.
 pub(crate) fn backpressure(engine: &Engine) -> Option<Error> {
     let cfg = engine.config();
+    let over = |reason: String| {
+        Some(Error::Backpressure {
+            reason,
+            store: engine.store_health().last_error(),
+        })
+    };
     let unpersisted = engine.hot_usage().bytes;
     if unpersisted > cfg.max_unpersisted_bytes {
-        return Some(Error::Backpressure {
-            reason: format!(
-                "{unpersisted} bytes of profiles wait to be written to the object store, over --max-unpersisted-bytes {}",
-                cfg.max_unpersisted_bytes
-            ),
-            store: engine.store_health().last_error(),
-        });
+        return over(format!(
+            "{unpersisted} bytes of profiles wait to be written to the object store, over --max-unpersisted-bytes {}",
+            cfg.max_unpersisted_bytes
+        ));
     }
     let wal = engine.stats().wal_disk_bytes.load(Ordering::Relaxed);
     if wal > cfg.max_wal_disk_bytes {
-        return Some(Error::Backpressure {
-            reason: format!(
-                "the write-ahead log holds {wal} bytes, over --max-wal-disk-bytes {}",
-                cfg.max_wal_disk_bytes
-            ),
-            store: engine.store_health().last_error(),
-        });
+        return over(format!(
+            "the write-ahead log holds {wal} bytes, over --max-wal-disk-bytes {}",
+            cfg.max_wal_disk_bytes
+        ));
     }
     None
 }
-
 /// Cold files checked so far: readable, or not and why.
 #[derive(Debug, Default)]
 pub struct FileChecks {

@@ -20,7 +20,6 @@
 use crate::error::{Error, Result};
 use crate::manifest::{FileEntry, Manifest, ManifestVersion};
 use crate::sequences::SequenceMark;
-use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, path::Path};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -87,21 +86,7 @@ impl ManifestLog {
 
     /// The numbers of the objects under `dir`, ascending.
     async fn numbers(&self, dir: &Path) -> Result<Vec<u64>> {
-        let objects: Vec<_> = self
-            .store
-            .list(Some(dir))
-            .try_collect()
-            .await
-            .map_err(|source| Error::ObjectStore {
-                path: dir.to_string(),
-                source,
-            })?;
-        let mut seqs: Vec<u64> = objects
-            .iter()
-            .filter_map(|o| o.location.filename()?.strip_suffix(".json")?.parse().ok())
-            .collect();
-        seqs.sort_unstable();
-        Ok(seqs)
+        crate::store::numbered_json(self.store.as_ref(), dir).await
     }
 
     async fn read(&self, path: &Path) -> Result<bytes::Bytes> {

@@ -21,7 +21,6 @@ use crate::error::{Error, Result};
 use crate::kway::{SortedInput, merge_sorted};
 use crate::manifest::{FileEntry, FileKind, Manifest};
 use crate::paths::{ColdPath, hour_start};
-use crate::published::PublishedManifest;
 use crate::schema;
 use crate::series_index;
 use arrow::datatypes::SchemaRef;
@@ -30,7 +29,6 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::properties::WriterProperties;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 const HOUR_NS: i64 = 3_600_000_000_000;
 /// Stacks files are merged into one when there are more than this.
@@ -87,6 +85,14 @@ fn day_start(time_ns: i64) -> i64 {
 /// merged, that day's files into one per tenant; and the stacks files
 /// when there are too many. Returns how many groups were merged.
 pub(crate) async fn merge_hours(engine: &Engine, force: bool) -> Result<usize> {
+    let r = merge_due(engine, force).await;
+    if let Err(e) = &r {
+        engine.note_failure(e);
+    }
+    r
+}
+
+async fn merge_due(engine: &Engine, force: bool) -> Result<usize> {
     let cfg = engine.config();
     let now = crate::engine::now_ns();
     let settle = engine.window_ns() + cfg.hot_retention.as_nanos().min(i64::MAX as u128) as i64;
@@ -219,19 +225,8 @@ async fn merge_group(
     engine.sync_cold(&[path.to_string().as_str()])?;
     engine.commit_manifest(&manifest, &next).await?;
     drop(manifest);
-    let published = Arc::new(PublishedManifest::new(next, store.clone()));
-    let old = std::mem::replace(&mut engine.write_state().manifest, published);
     let replaced: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    engine.series_cache().forget(&replaced);
-    match Arc::try_unwrap(old) {
-        // No query reads the old version: delete now.
-        Ok(old) => {
-            old.retire(replaced);
-            old.delete_retired().await;
-        }
-        // Queries still read it: the last one to finish deletes.
-        Err(shared) => shared.retire(replaced),
-    }
+    engine.publish_without(next, replaced).await;
     tracing::info!(
         tenant = at.map(|(t, _, _)| t),
         start = at.map(|(_, s, _)| s),
@@ -320,6 +315,7 @@ mod tests {
     use crate::config::{ColdStoreConfig, StorageConfig};
     use crate::ids::{StackId, TenantId};
     use crate::model::{Frames, SeriesKey, SeriesSamples, WriteBatch};
+    use std::sync::Arc;
     use arrow::array::AsArray;
     use arrow::datatypes::{Int64Type, UInt64Type};
     use arrow::row::{RowConverter, SortField};

@@ -16,9 +16,7 @@
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::manifest::{FileKind, Manifest};
-use crate::published::PublishedManifest;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long data is kept: a default and per-tenant overrides; `None`
@@ -66,6 +64,14 @@ impl Cutoffs {
 /// Drops files wholly past their tenant's cutoff from the manifest, then
 /// deletes them. Returns how many files went.
 pub(crate) async fn expire(engine: &Engine) -> Result<usize> {
+    let r = expire_now(engine).await;
+    if let Err(e) = &r {
+        engine.note_failure(e);
+    }
+    r
+}
+
+async fn expire_now(engine: &Engine) -> Result<usize> {
     let cutoffs = engine.config().retention.cutoffs(crate::engine::now_ns());
     if cutoffs.is_none() {
         return Ok(0);
@@ -90,17 +96,8 @@ pub(crate) async fn expire(engine: &Engine) -> Result<usize> {
     next.files.retain(|f| !expired.contains(&f.path));
     engine.commit_manifest(&manifest, &next).await?;
     drop(manifest);
-    let published = Arc::new(PublishedManifest::new(next, engine.store().clone()));
-    let old = std::mem::replace(&mut engine.write_state().manifest, published);
-    engine.series_cache().forget(&expired);
     let n = expired.len();
-    match Arc::try_unwrap(old) {
-        Ok(old) => {
-            old.retire(expired);
-            old.delete_retired().await;
-        }
-        Err(shared) => shared.retire(expired),
-    }
+    engine.publish_without(next, expired).await;
     tracing::info!(files = n, "expired files removed (retention)");
     Ok(n)
 }

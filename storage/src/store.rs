@@ -113,13 +113,14 @@ impl StoreUrl {
         }
     }
 
-    /// The cold-store configuration this URL stands for.
-    pub fn into_config(self, url: &str) -> ColdStoreConfig {
-        match self {
+    /// The cold-store configuration `url` stands for; the error names
+    /// what was wrong with it.
+    pub fn config_of(url: &str) -> std::result::Result<ColdStoreConfig, String> {
+        Ok(match StoreUrl::parse(url)? {
             StoreUrl::Local(p) => ColdStoreConfig::LocalDir(Some(p)),
             StoreUrl::Memory => ColdStoreConfig::InMemory,
             StoreUrl::S3 { .. } | StoreUrl::Gcs { .. } => ColdStoreConfig::Remote(url.to_string()),
-        }
+        })
     }
 }
 
@@ -255,6 +256,26 @@ pub async fn probe(config: &StorageConfig) -> Result<()> {
             url: url.clone(),
             reason: one_line(&e),
         })
+}
+
+/// The numbers `n` of the objects `<dir>/<n>.json`, ascending (the
+/// manifest log and the format records are named so).
+pub async fn numbered_json(store: &dyn ObjectStore, dir: &Path) -> Result<Vec<u64>> {
+    use futures::TryStreamExt;
+    let objects: Vec<_> = store
+        .list(Some(dir))
+        .try_collect()
+        .await
+        .map_err(|source| Error::ObjectStore {
+            path: dir.to_string(),
+            source,
+        })?;
+    let mut numbers: Vec<u64> = objects
+        .iter()
+        .filter_map(|o| o.location.filename()?.strip_suffix(".json")?.parse().ok())
+        .collect();
+    numbers.sort_unstable();
+    Ok(numbers)
 }
 
 /// An object-store error as one line: its chain of causes, joined.

@@ -119,9 +119,9 @@ impl StoreArgs {
         let d = StoreOptions::default();
         let cold = match layered(self.object_store, &file.object_store) {
             _ if in_memory => ColdStoreConfig::InMemory,
-            Some(url) => StoreUrl::parse(&url)
-                .map_err(|e| anyhow::anyhow!("--object-store: {e}"))?
-                .into_config(&url),
+            Some(url) => {
+                StoreUrl::config_of(&url).map_err(|e| anyhow::anyhow!("--object-store: {e}"))?
+            }
             None => ColdStoreConfig::LocalDir(None),
         };
         let dur = |name, flag: Option<String>, key: &Option<String>, default| {

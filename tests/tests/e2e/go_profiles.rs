@@ -2,7 +2,6 @@
 //! SQL equal what `go tool pprof -raw` reports for the same files.
 
 use flarego_tests::gotool;
-use flarego_tests::server::TestServer;
 use std::collections::BTreeMap;
 
 /// The documented mapping of Go sample types onto `profile_type`.
@@ -26,34 +25,10 @@ fn profile_type(kind: &str, sample_type: &str) -> &'static str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_profiles_match_go_tool_pprof() {
     let tmp = tempfile::tempdir().unwrap();
-    let bin = gotool::build("profgen", tmp.path()).unwrap();
-    let out = tmp.path().join("profiles");
-    std::fs::create_dir_all(&out).unwrap();
-    let status = std::process::Command::new(&bin)
-        .arg("-out")
-        .arg(&out)
-        .args(["-cpu", "700ms"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-
-    let s = TestServer::start(&tmp.path().join("data"), &[])
-        .await
-        .unwrap();
+    let (s, out) = flarego_tests::server::start_with_profgen(tmp.path()).await;
     let mut checked = 0;
     for kind in ["cpu", "heap", "goroutine", "block", "mutex"] {
-        let file = out.join(format!("{kind}.pb.gz"));
-        let raw = gotool::pprof_raw(&file).unwrap();
-        let body = std::fs::read(&file).unwrap();
-        let (st, msg) = s
-            .post(
-                &format!("/ingest?name=profgen.{kind}%7Binstance%3D{kind}%7D&format=pprof"),
-                body,
-                &[],
-            )
-            .await
-            .unwrap();
-        assert_eq!(st, 200, "{kind}: {msg}");
+        let raw = gotool::pprof_raw(&out.join(format!("{kind}.pb.gz"))).unwrap();
         for (i, st) in raw.sample_types.iter().enumerate() {
             let pt = profile_type(kind, st);
             let sql_total = s

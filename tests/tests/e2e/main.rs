@@ -1,6 +1,7 @@
 //! End-to-end tests against the real `flarego` binary (one test binary:
 //! each links DataFusion, and linking is the slow part of the build).
 
+mod agent_chunks;
 mod agent_scrape;
 mod agent_stream;
 mod bad_input;
