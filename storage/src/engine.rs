@@ -95,7 +95,7 @@ pub(crate) struct Inner {
     /// The last number used in a new file's name.
     pub file_number: AtomicU64,
     /// The object store as the compactor last found it.
-    pub store_health: crate::health::StoreHealth,
+    pub store_health: Arc<crate::health::StoreHealth>,
     /// Cold files found readable or not by queries.
     pub file_checks: crate::health::FileChecks,
     pub state: RwLock<TierState>,
@@ -144,7 +144,8 @@ impl Engine {
         let store = crate::store::open(&config)?;
         crate::format::check(store.as_ref(), &config.wal_dir()).await?;
         let node = crate::node::resolve(&config)?;
-        let manifest_log = ManifestLog::new(store.clone(), &node);
+        let store_health = Arc::<crate::health::StoreHealth>::default();
+        let manifest_log = ManifestLog::new(store.clone(), &node).with_health(store_health.clone());
         let manifest = manifest_log.load().await?;
         tracing::info!(node = %node, version = manifest.generation, files = manifest.files.len(), "manifest loaded");
         compactor::remove_orphans(store.as_ref(), &manifest, &node).await?;
@@ -164,7 +165,7 @@ impl Engine {
             store,
             manifest_log,
             file_number: AtomicU64::new(0),
-            store_health: Default::default(),
+            store_health,
             file_checks: Default::default(),
             state: RwLock::new(TierState {
                 hot: BTreeMap::new(),

@@ -4,6 +4,8 @@
 //! ```text
 //! compactor run ──▶ ok: healthy, last_ok = now
 //!               └─▶ store error: unhealthy, last error kept
+//! manifest create fails ──▶ unhealthy at once, while the log waits
+//!                           for the store to say whether it took
 //! Engine::write ──▶ backpressure(): windows not yet in the store over
 //!                   max_unpersisted_bytes, or the WAL over
 //!                   max_wal_disk_bytes ──▶ Error::Backpressure (503)

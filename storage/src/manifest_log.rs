@@ -18,6 +18,7 @@
 //! Deltas and checkpoints older than the previous checkpoint are deleted.
 
 use crate::error::{Error, Result};
+use crate::health::StoreHealth;
 use crate::manifest::{FileEntry, Manifest, ManifestVersion};
 use crate::sequences::SequenceMark;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, path::Path};
@@ -56,6 +57,9 @@ pub struct ManifestLog {
     store: Arc<dyn ObjectStore>,
     node: String,
     writer: String,
+    /// Told when a create fails, before waiting for the store to say
+    /// whether it took effect (an outage shows while the wait lasts).
+    health: Arc<StoreHealth>,
 }
 
 impl ManifestLog {
@@ -64,7 +68,14 @@ impl ManifestLog {
             store,
             node: node.to_string(),
             writer: format!("{:016x}", rand::random::<u64>()),
+            health: Arc::default(),
         }
+    }
+
+    /// This log, reporting store failures to `health`.
+    pub fn with_health(mut self, health: Arc<StoreHealth>) -> Self {
+        self.health = health;
+        self
     }
 
     pub fn node(&self) -> &str {
@@ -244,18 +255,21 @@ impl ManifestLog {
         {
             Ok(_) => return Ok(()),
             Err(object_store::Error::AlreadyExists { .. }) => None,
-            Err(source) => Some(source),
+            Err(source) => Some(Error::ObjectStore {
+                path: path.to_string(),
+                source,
+            }),
         };
+        if let Some(e) = &failed {
+            self.health.failed(e);
+        }
         match (self.existing(path).await, failed) {
             (Some(found), _) if found.as_ref() == bytes.as_slice() => Ok(()),
             (Some(_), _) => Err(Error::DuplicateNode {
                 path: path.to_string(),
                 node: self.node.clone(),
             }),
-            (None, Some(source)) => Err(Error::ObjectStore {
-                path: path.to_string(),
-                source,
-            }),
+            (None, Some(e)) => Err(e),
             // Said to exist, then not found: deleted in between, which
             // only another writer would do.
             (None, None) => Err(Error::DuplicateNode {
@@ -376,5 +390,45 @@ mod tests {
         a.commit(&Manifest::default(), &next).await.unwrap();
         let err = b.commit(&Manifest::default(), &next).await.unwrap_err();
         assert!(matches!(err, Error::DuplicateNode { .. }), "{err}");
+    }
+
+    /// A create that fails without saying whether it took effect marks
+    /// the store down at once, not when the read-back wait ends.
+    #[tokio::test]
+    async fn a_failed_create_marks_the_store_down_while_it_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the node's directory belongs: the put and every
+        // read-back fail, as they would with the store gone.
+        std::fs::create_dir(dir.path().join("_manifest")).unwrap();
+        let blocker = dir.path().join("_manifest/n1");
+        std::fs::write(&blocker, b"").unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(
+            object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap(),
+        );
+        let health = Arc::new(StoreHealth::default());
+        let log = ManifestLog::new(store, "n1").with_health(health.clone());
+        let next = Manifest {
+            generation: 1,
+            files: vec![file(1)],
+            ..Default::default()
+        };
+        let commit = tokio::spawn(async move { log.commit(&Manifest::default(), &next).await });
+        for _ in 0..100 {
+            if !health.is_healthy() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(!health.is_healthy(), "still healthy while the create waits");
+        assert!(!commit.is_finished(), "the create gave up instead of waiting");
+        // The store answers again: the object is not there, so the
+        // commit fails with the store's error.
+        std::fs::remove_file(&blocker).unwrap();
+        let err = tokio::time::timeout(std::time::Duration::from_secs(10), commit)
+            .await
+            .expect("the create still waits after the store answered")
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(err, Error::ObjectStore { .. }), "{err}");
     }
 }
