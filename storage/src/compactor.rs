@@ -36,7 +36,9 @@ pub struct CompactionReport {
 pub(crate) fn spawn(engine: Engine) {
     let interval = engine.config().compaction_interval;
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
+        // The first run one interval after start, not at once: start-up
+        // already did its housekeeping.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
