@@ -172,11 +172,14 @@ fn print_files(m: &Manifest) {
         bytes: u64,
     }
     let mut per: BTreeMap<(String, String, &'static str), Sum> = BTreeMap::new();
-    for f in &m.files {
-        let kind = match f.kind {
-            FileKind::Samples => "samples",
-            FileKind::Metrics => "metrics",
-            FileKind::Stacks => "stacks",
+    let objects = || m.files.iter().filter(|f| !f.raw_expired);
+    for f in objects() {
+        let kind = match (f.kind, f.step_ns) {
+            (FileKind::Samples, Some(s)) if s == flarego_storage::rollup::MINUTE_NS => "1m",
+            (FileKind::Samples, Some(_)) => "1h",
+            (FileKind::Samples, None) => "samples",
+            (FileKind::Metrics, _) => "metrics",
+            (FileKind::Stacks, _) => "stacks",
         };
         let day = if f.kind == FileKind::Stacks {
             "-".to_string()
@@ -201,10 +204,10 @@ fn print_files(m: &Manifest) {
             s.files, s.rows, s.bytes
         );
     }
-    let total: u64 = m.files.iter().map(|f| f.bytes).sum();
+    let total: u64 = objects().map(|f| f.bytes).sum();
     println!(
         "{} files, {} bytes, manifest version {}",
-        m.files.len(),
+        objects().count(),
         total,
         m.generation
     );

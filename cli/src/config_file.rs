@@ -16,6 +16,8 @@ pub struct ServerFile {
     pub max_wal_disk_bytes: Option<String>,
     /// Tenant → how long its data is kept (overrides `retention`).
     pub retention_per_tenant: Option<std::collections::BTreeMap<String, String>>,
+    /// How long rollups are kept (`--rollup-retention`).
+    pub rollup_retention: Option<String>,
     pub object_store: Option<String>,
     pub node_id: Option<String>,
     pub store_request_timeout: Option<String>,

@@ -15,6 +15,7 @@
 //! the tests upgrade and query.
 
 mod m0002_manifest_log;
+mod m0003_rollups;
 
 use flarego_storage::StorageConfig;
 use flarego_storage::format::{self, CURRENT};
@@ -43,7 +44,7 @@ pub struct Step {
 }
 
 /// Every step, in order.
-pub const STEPS: &[Step] = &[m0002_manifest_log::STEP];
+pub const STEPS: &[Step] = &[m0002_manifest_log::STEP, m0003_rollups::STEP];
 
 /// What an upgrade would do.
 #[derive(Debug, Clone)]
@@ -146,6 +147,7 @@ pub async fn upgrade(config: &StorageConfig) -> Result<Plan> {
         );
         match step.to {
             2 => m0002_manifest_log::run(config, &opened.store).await?,
+            3 => {} // nothing to rewrite
             other => {
                 return Err(Error::Step {
                     step: step.name,

@@ -108,17 +108,17 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
             first_window_ns: first_window,
             generation: args.generation,
             node: args.node.to_string(),
+            rollup_step_ns: None,
         };
         let bytes = encode_with_series(&path, &batch, &series)?;
-        let entry = FileEntry {
-            path: path.to_string(),
-            kind: FileKind::Samples,
-            tenant: Some(tenant),
-            min_time_ns: min_t,
-            max_time_ns: max_t,
-            rows: batch.num_rows() as u64,
-            bytes: bytes.len() as u64,
-        };
+        let entry = FileEntry::raw(
+            path.to_string(),
+            FileKind::Samples,
+            Some(tenant),
+            (min_t, max_t),
+            batch.num_rows() as u64,
+            bytes.len() as u64,
+        );
         files.push((path, bytes, entry));
     }
 
@@ -132,15 +132,14 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
             node: args.node.to_string(),
         };
         let bytes = encode_stacks_parquet(&path, &batch)?;
-        let entry = FileEntry {
-            path: path.to_string(),
-            kind: FileKind::Stacks,
-            tenant: None,
-            min_time_ns: 0,
-            max_time_ns: 0,
-            rows: batch.num_rows() as u64,
-            bytes: bytes.len() as u64,
-        };
+        let entry = FileEntry::raw(
+            path.to_string(),
+            FileKind::Stacks,
+            None,
+            (0, 0),
+            batch.num_rows() as u64,
+            bytes.len() as u64,
+        );
         files.push((path, bytes, entry));
     }
 
@@ -169,17 +168,17 @@ fn encode(args: &CompactArgs<'_>) -> Result<(Vec<Encoded>, Vec<StackId>)> {
             first_window_ns: first_window,
             generation: args.generation,
             node: args.node.to_string(),
+            rollup_step_ns: None,
         };
         let bytes = encode_with_series(&path, &batch, &series)?;
-        let entry = FileEntry {
-            path: path.to_string(),
-            kind: FileKind::Metrics,
-            tenant: Some(tenant),
-            min_time_ns: min_t,
-            max_time_ns: max_t,
-            rows: batch.num_rows() as u64,
-            bytes: bytes.len() as u64,
-        };
+        let entry = FileEntry::raw(
+            path.to_string(),
+            FileKind::Metrics,
+            Some(tenant),
+            (min_t, max_t),
+            batch.num_rows() as u64,
+            bytes.len() as u64,
+        );
         files.push((path, bytes, entry));
     }
 

@@ -58,6 +58,8 @@ pub struct TierSnapshot {
     pub window_ns: i64,
     /// Per tenant, the oldest time a query may return (retention).
     pub cutoffs: crate::retention::Cutoffs,
+    /// The same for rollup rows (`--rollup-retention`).
+    pub rollup_cutoffs: crate::retention::Cutoffs,
 }
 
 /// Counters for `/metrics`.
@@ -436,6 +438,7 @@ impl Engine {
             metric_series: self.inner.metric_series.snapshot(),
             window_ns: self.window_ns(),
             cutoffs: self.inner.config.retention.cutoffs(now_ns()),
+            rollup_cutoffs: self.inner.config.retention.rollup_cutoffs(now_ns()),
         }
     }
 

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, path::Path};
 
 /// The format this build writes and reads.
-pub const CURRENT: u32 = 2;
+pub const CURRENT: u32 = 3;
 
 const DIR: &str = "_flarego/format";
 /// Where format 1 kept its (single, replaced-in-place) manifest.

@@ -18,6 +18,7 @@
 //!     store failing: health on /ready, 503 past high-water    health.rs
 //!     closed hours: small files merged into one sorted file  merge.rs, kway.rs
 //!     (streamed: one batch per input), stacks files likewise
+//!     and, from the same stream, rollups: 1 m per hour, 1 h per day rollup.rs
 //!     files past their tenant's retention: manifest, then delete  retention.rs
 //!     samples/metrics files list their series in the footer   series_index.rs
 //! Engine::open: format version checked (format.rs; upgrades live in the
@@ -60,6 +61,7 @@ pub mod paths;
 mod prepare;
 pub mod published;
 pub mod retention;
+pub mod rollup;
 pub mod schema;
 pub mod sequences;
 pub mod series;
@@ -78,7 +80,7 @@ pub use engine::{Engine, EngineStats, HotUsage, ReplayDecoder, TierSnapshot};
 pub use error::{Error, Result};
 pub use ids::{KeyedHash, Lsn, StackId, TenantId, WindowStart};
 pub use intern::StackTable;
-pub use manifest::{FileEntry, FileKind, Manifest};
+pub use manifest::{FileEntry, FileKind, Manifest, RollupRef};
 pub use model::{Frames, MetricKey, MetricPoint, SeriesKey, SeriesSamples, WriteBatch};
 pub use published::PublishedManifest;
 pub use retention::{Cutoffs, Retention};

@@ -37,6 +37,68 @@ pub struct FileEntry {
     pub max_time_ns: i64,
     pub rows: u64,
     pub bytes: u64,
+    /// For a rollup file: its step (ns). `None` for raw files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_ns: Option<i64>,
+    /// For a raw samples file: the rollup files holding its rows summed
+    /// per step, every step complete (see [`crate::rollup`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollups: Vec<RollupRef>,
+    /// The raw file went at the end of its retention; the entry stays
+    /// for its rollups, which are kept longer (`--rollup-retention`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub raw_expired: bool,
+}
+
+/// One rollup file of a raw file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollupRef {
+    pub step_ns: i64,
+    pub path: String,
+}
+
+impl FileEntry {
+    /// A raw file entry (no rollups yet).
+    pub fn raw(
+        path: String,
+        kind: FileKind,
+        tenant: Option<String>,
+        (min_time_ns, max_time_ns): (i64, i64),
+        rows: u64,
+        bytes: u64,
+    ) -> Self {
+        FileEntry {
+            path,
+            kind,
+            tenant,
+            min_time_ns,
+            max_time_ns,
+            rows,
+            bytes,
+            step_ns: None,
+            rollups: Vec::new(),
+            raw_expired: false,
+        }
+    }
+
+    /// Whether this is a rollup file.
+    pub fn is_rollup(&self) -> bool {
+        self.step_ns.is_some()
+    }
+
+    /// Whether this entry's raw rows can be read: a raw file whose
+    /// rows are still kept.
+    pub fn is_raw(&self) -> bool {
+        self.step_ns.is_none() && !self.raw_expired
+    }
+
+    /// The rollup steps this file has, finest first.
+    pub fn rollup_steps(&self) -> Vec<i64> {
+        let mut steps: Vec<i64> = self.rollups.iter().map(|r| r.step_ns).collect();
+        steps.sort_unstable();
+        steps.dedup();
+        steps
+    }
 }
 
 /// Version 1 of the manifest.
@@ -96,15 +158,37 @@ impl Manifest {
             .is_some_and(|through| lsn.0 <= *through)
     }
 
-    /// Files of `kind`, optionally only those of one tenant.
+    /// Raw files of `kind` whose rows are kept, optionally only those of
+    /// one tenant.
     pub fn files_of<'a>(
         &'a self,
         kind: FileKind,
         tenant: Option<&'a str>,
     ) -> impl Iterator<Item = &'a FileEntry> + 'a {
+        self.entries_of(kind, tenant).filter(|f| !f.raw_expired)
+    }
+
+    /// Raw file entries of `kind`, with those whose rows expired and only
+    /// their rollups remain, optionally only those of one tenant.
+    pub fn entries_of<'a>(
+        &'a self,
+        kind: FileKind,
+        tenant: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a FileEntry> + 'a {
         self.files.iter().filter(move |f| {
-            f.kind == kind && tenant.is_none_or(|t| f.tenant.as_deref() == Some(t))
+            f.kind == kind
+                && !f.is_rollup()
+                && tenant.is_none_or(|t| f.tenant.as_deref() == Some(t))
         })
+    }
+
+    /// Rollup files by path.
+    pub fn rollups_by_path(&self) -> std::collections::HashMap<&str, &FileEntry> {
+        self.files
+            .iter()
+            .filter(|f| f.is_rollup())
+            .map(|f| (f.path.as_str(), f))
+            .collect()
     }
 
     /// Reads a format-1 manifest, or `None` if there is none.
@@ -148,15 +232,14 @@ mod tests {
             ..Default::default()
         };
         m.persisted_through.insert(1_795_635_567_000_000_000, 42);
-        m.files.push(FileEntry {
-            path: "stacks/stacks-0000000003.parquet".into(),
-            kind: FileKind::Stacks,
-            tenant: None,
-            min_time_ns: 0,
-            max_time_ns: 0,
-            rows: 1,
-            bytes: 10,
-        });
+        m.files.push(FileEntry::raw(
+            "stacks/stacks-0000000003.parquet".into(),
+            FileKind::Stacks,
+            None,
+            (0, 0),
+            1,
+            10,
+        ));
         let json = serde_json::to_vec(&ManifestVersion::V2(m.clone())).unwrap();
         let ManifestVersion::V2(back) = serde_json::from_slice(&json).unwrap() else {
             panic!("not read back as format 2");

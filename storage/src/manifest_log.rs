@@ -23,7 +23,7 @@ use crate::manifest::{FileEntry, Manifest, ManifestVersion};
 use crate::sequences::SequenceMark;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, path::Path};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// A checkpoint is written at every version that is a multiple of this.
@@ -164,8 +164,12 @@ impl ManifestLog {
     /// and as a checkpoint every [`CHECKPOINT_EVERY`] versions. Returns
     /// the paths written (for a local disk to sync).
     pub async fn commit(&self, prev: &Manifest, next: &Manifest) -> Result<Vec<String>> {
-        let before: HashSet<&str> = prev.files.iter().map(|f| f.path.as_str()).collect();
-        let after: HashSet<&str> = next.files.iter().map(|f| f.path.as_str()).collect();
+        // An entry changed in place (its rollups, its raw rows expired)
+        // is removed and added again under its path.
+        let before: HashMap<&str, &FileEntry> =
+            prev.files.iter().map(|f| (f.path.as_str(), f)).collect();
+        let after: HashMap<&str, &FileEntry> =
+            next.files.iter().map(|f| (f.path.as_str(), f)).collect();
         let delta = Delta {
             seq: next.generation,
             node: self.node.clone(),
@@ -173,13 +177,13 @@ impl ManifestLog {
             add: next
                 .files
                 .iter()
-                .filter(|f| !before.contains(f.path.as_str()))
+                .filter(|f| before.get(f.path.as_str()) != Some(f))
                 .cloned()
                 .collect(),
             remove: prev
                 .files
                 .iter()
-                .filter(|f| !after.contains(f.path.as_str()))
+                .filter(|f| after.get(f.path.as_str()) != Some(f))
                 .map(|f| f.path.clone())
                 .collect(),
             persisted_through: next.persisted_through.clone(),
@@ -338,15 +342,14 @@ mod tests {
     use object_store::memory::InMemory;
 
     fn file(n: u64) -> FileEntry {
-        FileEntry {
-            path: format!("tenant=a/f{n}.parquet"),
-            kind: FileKind::Samples,
-            tenant: Some("a".into()),
-            min_time_ns: n as i64,
-            max_time_ns: n as i64,
-            rows: n,
-            bytes: n,
-        }
+        FileEntry::raw(
+            format!("tenant=a/f{n}.parquet"),
+            FileKind::Samples,
+            Some("a".into()),
+            (n as i64, n as i64),
+            n,
+            n,
+        )
     }
 
     #[tokio::test]
@@ -402,9 +405,8 @@ mod tests {
         std::fs::create_dir(dir.path().join("_manifest")).unwrap();
         let blocker = dir.path().join("_manifest/n1");
         std::fs::write(&blocker, b"").unwrap();
-        let store: Arc<dyn ObjectStore> = Arc::new(
-            object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap(),
-        );
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
         let health = Arc::new(StoreHealth::default());
         let log = ManifestLog::new(store, "n1").with_health(health.clone());
         let next = Manifest {
@@ -420,7 +422,10 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert!(!health.is_healthy(), "still healthy while the create waits");
-        assert!(!commit.is_finished(), "the create gave up instead of waiting");
+        assert!(
+            !commit.is_finished(),
+            "the create gave up instead of waiting"
+        );
         // The store answers again: the object is not there, so the
         // commit fails with the store's error.
         std::fs::remove_file(&blocker).unwrap();

@@ -10,6 +10,10 @@
 //! merge itself runs on a thread of its own at nice 10
 //! ([`crate::supervise::background`]): queries and ingest go first.
 //!
+//! Samples merges also write the hour's 1 m or the day's 1 h rollup from
+//! the same stream ([`crate::rollup`]); an hour left with one file that
+//! has no rollup yet is only rolled up.
+//!
 //! The manifest swaps the old files for the new one in a single version,
 //! so a reader sees either the old files or the new one, never both. The
 //! old files are deleted once no query still reads the version that lists
@@ -21,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::kway::{SortedInput, merge_sorted};
 use crate::manifest::{FileEntry, FileKind, Manifest};
 use crate::paths::{ColdPath, hour_start};
+use crate::rollup::{self, RollupFile, RollupWriter};
 use crate::schema;
 use crate::series_index;
 use arrow::datatypes::SchemaRef;
@@ -104,6 +109,9 @@ async fn merge_due(engine: &Engine, force: bool) -> Result<usize> {
             stacks.push(f.clone());
             continue;
         }
+        if !f.is_raw() {
+            continue; // rollups follow their raw files
+        }
         let tenant = f.tenant.clone().unwrap_or_default();
         let hour = hour_start(f.min_time_ns);
         let closed = hour.saturating_add(HOUR_NS).saturating_add(settle) <= now;
@@ -128,7 +136,7 @@ async fn merge_due(engine: &Engine, force: bool) -> Result<usize> {
     // A day waits until none of its hours has files left to merge.
     let hours_pending: std::collections::HashSet<(FileKind, String, i64)> = groups
         .iter()
-        .filter(|((_, _, _, level), files)| *level == Level::Hour && files.len() >= 2)
+        .filter(|(key, files)| key.3 == Level::Hour && due(key, files))
         .map(|((kind, tenant, hour, _), _)| (*kind, tenant.clone(), day_start(*hour)))
         .collect();
     groups.retain(|(kind, tenant, day, level), _| {
@@ -145,7 +153,7 @@ async fn merge_due(engine: &Engine, force: bool) -> Result<usize> {
         let mut now_seen = HashMap::new();
         let mut ready = Vec::new();
         for (key, files) in groups {
-            if files.len() < 2 {
+            if !due(&key, &files) {
                 continue;
             }
             let stable = seen.get(&key) == Some(&files.len());
@@ -169,8 +177,29 @@ async fn merge_due(engine: &Engine, force: bool) -> Result<usize> {
     Ok(merged)
 }
 
+/// Whether a group has work: files to merge into one, or (an hour of
+/// samples) a file without its 1 m rollup.
+fn due(key: &GroupKey, files: &[FileEntry]) -> bool {
+    let (kind, _, _, level) = key;
+    files.len() >= 2
+        || (*kind == FileKind::Samples
+            && *level == Level::Hour
+            && files
+                .iter()
+                .any(|f| !f.rollup_steps().contains(&rollup::MINUTE_NS)))
+}
+
+/// What one merge writes: the merged file (unless one input is only
+/// rolled up) and the rollup.
+struct Merged {
+    raw: Option<(Vec<u8>, u64)>,
+    rollup: Option<RollupFile>,
+}
+
 /// Merges `files` (of one tenant and hour or day, or stacks files when
-/// `at` is `None`) into one and publishes it in their place.
+/// `at` is `None`) into one and publishes it in their place; for samples
+/// also writes the rollup of the hour (1 m) or day (1 h) from the same
+/// stream. A lone hour file is only rolled up.
 async fn merge_group(
     engine: &Engine,
     kind: FileKind,
@@ -182,9 +211,15 @@ async fn merge_group(
     for f in files {
         raw.push((f.path.clone(), fetch(store.as_ref(), &f.path).await?));
     }
-    let (bytes, rows) =
-        crate::supervise::background("merge", move || merge_bytes(kind, raw)).await??;
-    let size = bytes.len() as u64;
+    let step = match (kind, at) {
+        (FileKind::Samples, Some((_, _, Level::Hour))) => Some(rollup::MINUTE_NS),
+        (FileKind::Samples, Some((_, _, Level::Day))) => Some(rollup::HOUR_NS),
+        _ => None,
+    };
+    let write_raw = files.len() >= 2;
+    let merged =
+        crate::supervise::background("merge", move || merge_bytes(kind, raw, write_raw, step))
+            .await??;
 
     // Publish: one manifest version drops the old files and adds the new.
     let _guard = engine.inner.compaction.lock().await;
@@ -194,7 +229,7 @@ async fn merge_group(
     }
     let generation = manifest.generation + 1;
     let file_number = engine.next_file_number(generation);
-    let path = match at {
+    let path_at = |rollup_step_ns: Option<i64>| match at {
         Some((tenant, start, level)) => ColdPath::Partitioned {
             tenant: tenant.to_string(),
             hour_start_ns: start,
@@ -203,29 +238,88 @@ async fn merge_group(
             first_window_ns: files.iter().map(|f| f.min_time_ns).min().unwrap_or(start),
             generation: file_number,
             node: engine.node_id().to_string(),
+            rollup_step_ns,
         },
         None => ColdPath::Stacks {
             generation: file_number,
             node: engine.node_id().to_string(),
         },
     };
-    put(store.as_ref(), &path, bytes).await?;
+    let mut written = Vec::new();
+    let mut entry = match merged.raw {
+        Some((bytes, rows)) => {
+            let path = path_at(None);
+            let size = bytes.len() as u64;
+            put(store.as_ref(), &path, bytes).await?;
+            written.push(path.to_string());
+            FileEntry::raw(
+                path.to_string(),
+                kind,
+                at.map(|(t, _, _)| t.to_string()),
+                (
+                    files.iter().map(|f| f.min_time_ns).min().unwrap_or(0),
+                    files.iter().map(|f| f.max_time_ns).max().unwrap_or(0),
+                ),
+                rows,
+                size,
+            )
+        }
+        None => files[0].clone(),
+    };
+    // Rollups: the inputs' finer ones carry over when every input has
+    // them (a day's hours), the rest are replaced.
+    let mut kept = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for r in files.iter().flat_map(|f| &f.rollups) {
+        let finer = step.is_some_and(|s| r.step_ns < s);
+        let everywhere = files
+            .iter()
+            .all(|f| f.rollups.iter().any(|o| o.step_ns == r.step_ns));
+        if finer && everywhere {
+            kept.push(r.clone());
+        } else {
+            dropped.push(r.path.clone());
+        }
+    }
+    entry.rollups = kept;
+    let mut added = Vec::new();
+    if let (Some(step), Some(r)) = (step, merged.rollup) {
+        let path = path_at(Some(step));
+        let size = r.bytes.len() as u64;
+        put(store.as_ref(), &path, r.bytes).await?;
+        written.push(path.to_string());
+        entry.rollups.push(crate::manifest::RollupRef {
+            step_ns: step,
+            path: path.to_string(),
+        });
+        let mut f = FileEntry::raw(
+            path.to_string(),
+            kind,
+            entry.tenant.clone(),
+            (r.min_time_ns, r.max_time_ns),
+            r.rows,
+            size,
+        );
+        f.step_ns = Some(step);
+        added.push(f);
+    }
     let mut next = Manifest::clone(&manifest);
     next.generation = generation;
-    next.files.retain(|f| !files.contains(f));
-    next.files.push(FileEntry {
-        path: path.to_string(),
-        kind,
-        tenant: at.map(|(t, _, _)| t.to_string()),
-        min_time_ns: files.iter().map(|f| f.min_time_ns).min().unwrap_or(0),
-        max_time_ns: files.iter().map(|f| f.max_time_ns).max().unwrap_or(0),
-        rows,
-        bytes: size,
-    });
-    engine.sync_cold(&[path.to_string().as_str()])?;
+    next.files
+        .retain(|f| !files.contains(f) && !dropped.contains(&f.path));
+    let (rows, size) = (entry.rows, entry.bytes);
+    next.files.push(entry);
+    next.files.extend(added);
+    let synced: Vec<&str> = written.iter().map(String::as_str).collect();
+    engine.sync_cold(&synced)?;
     engine.commit_manifest(&manifest, &next).await?;
     drop(manifest);
-    let replaced: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+    let mut replaced: Vec<String> = if write_raw {
+        files.iter().map(|f| f.path.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    replaced.extend(dropped);
     engine.publish_without(next, replaced).await;
     tracing::info!(
         tenant = at.map(|(t, _, _)| t),
@@ -235,14 +329,21 @@ async fn merge_group(
         files = files.len(),
         rows,
         bytes = size,
+        rollup = step.map(crate::paths::step_label),
         "merged small files"
     );
     Ok(())
 }
 
-/// The merged file's bytes and row count: the inputs read a batch at a
-/// time and merged in order into a Parquet writer.
-fn merge_bytes(kind: FileKind, raw: Vec<(String, bytes::Bytes)>) -> Result<(Vec<u8>, u64)> {
+/// The merged file's bytes and row count (when `write_raw`) and the
+/// rollup at `rollup_step`: the inputs read a batch at a time and merged
+/// in order into the Parquet writers.
+fn merge_bytes(
+    kind: FileKind,
+    raw: Vec<(String, bytes::Bytes)>,
+    write_raw: bool,
+    rollup_step: Option<i64>,
+) -> Result<Merged> {
     let schema = schema_of(kind);
     let mut inputs: Vec<SortedInput> = Vec::with_capacity(raw.len());
     let mut footers = Vec::with_capacity(raw.len());
@@ -280,8 +381,14 @@ fn merge_bytes(kind: FileKind, raw: Vec<(String, bytes::Bytes)>) -> Result<(Vec<
         .set_max_row_group_row_count(Some(group_rows))
         .set_key_value_metadata(footer)
         .build();
-    let mut buf = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buf, schema.clone(), Some(props)).map_err(perr)?;
+    let mut rollup = rollup_step
+        .map(|step| RollupWriter::new(step, props.clone()))
+        .transpose()?;
+    let mut writer = if write_raw {
+        Some(ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(perr)?)
+    } else {
+        None
+    };
     let dedupe = kind == FileKind::Stacks;
     let rows = merge_sorted(
         schema,
@@ -289,10 +396,22 @@ fn merge_bytes(kind: FileKind, raw: Vec<(String, bytes::Bytes)>) -> Result<(Vec<
         sort_keys(kind),
         dedupe,
         MERGE_BATCH_ROWS,
-        |b| writer.write(&b).map_err(perr),
+        |b| {
+            if let Some(w) = &mut writer {
+                w.write(&b).map_err(perr)?;
+            }
+            match &mut rollup {
+                Some(r) => r.push(&b),
+                None => Ok(()),
+            }
+        },
     )?;
-    writer.close().map_err(perr)?;
-    Ok((buf, rows))
+    let raw = match writer {
+        Some(w) => Some((w.into_inner().map_err(perr)?, rows)),
+        None => None,
+    };
+    let rollup = rollup.map(RollupWriter::finish).transpose()?.flatten();
+    Ok(Merged { raw, rollup })
 }
 
 async fn fetch(store: &dyn object_store::ObjectStore, path: &str) -> Result<bytes::Bytes> {
@@ -315,10 +434,10 @@ mod tests {
     use crate::config::{ColdStoreConfig, StorageConfig};
     use crate::ids::{StackId, TenantId};
     use crate::model::{Frames, SeriesKey, SeriesSamples, WriteBatch};
-    use std::sync::Arc;
     use arrow::array::AsArray;
     use arrow::datatypes::{Int64Type, UInt64Type};
     use arrow::row::{RowConverter, SortField};
+    use std::sync::Arc;
 
     fn key(service: &str, labels: &[(&str, &str)]) -> SeriesKey {
         SeriesKey {
@@ -380,7 +499,13 @@ mod tests {
         assert_eq!(merged, 2, "the hour and the stacks files");
         let manifest = engine.read_state().manifest.clone();
         let kinds: Vec<FileKind> = manifest.files.iter().map(|f| f.kind).collect();
-        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert_eq!(
+            kinds.len(),
+            3,
+            "the hour, its 1 m rollup, the stacks: {kinds:?}"
+        );
+        let hour_file = manifest.files_of(FileKind::Samples, None).next().unwrap();
+        assert_eq!(hour_file.rollup_steps(), vec![rollup::MINUTE_NS]);
         for f in manifest.files.iter() {
             let bytes = fetch(engine.store().as_ref(), &f.path).await.unwrap();
             let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
@@ -411,6 +536,22 @@ mod tests {
                 }
             }
             match f.kind {
+                FileKind::Samples if f.is_rollup() => {
+                    // 20 windows of 10 s from the hour's start: 4 minutes
+                    // of the same 6 series × 7 stacks.
+                    let v = all
+                        .column_by_name("value")
+                        .unwrap()
+                        .as_primitive::<Int64Type>();
+                    assert_eq!(v.values().iter().sum::<i64>(), expected);
+                    let t = all
+                        .column_by_name("time")
+                        .unwrap()
+                        .as_primitive::<arrow::datatypes::TimestampNanosecondType>();
+                    assert!(t.values().iter().all(|t| t % rollup::MINUTE_NS == 0));
+                    assert!(all.num_rows() < 20 * 18, "{} rows", all.num_rows());
+                    assert_eq!(f.min_time_ns, hour);
+                }
                 FileKind::Samples => {
                     let v = all
                         .column_by_name("value")

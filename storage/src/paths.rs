@@ -1,8 +1,10 @@
 //! Typed object-store paths of cold files:
 //! `tenant=<t>/date=<YYYY-MM-DD>/hour=<HH>/<kind>-<window>-<generation>-<node>.parquet`
 //! for samples and metrics, `stacks/stacks-<generation>-<node>.parquet` for
-//! stacks. Outside engines prune on the `tenant`, `date` and `hour`
-//! folders. The writing node's id ends every name, so no two servers
+//! stacks. Rollup files (rows summed per step, see [`crate::rollup`]) sit
+//! apart under `rollups/<step>/` with the same layout below, so a glob
+//! over the raw folders never counts a row twice. Outside engines prune
+//! on the `tenant`, `date` and `hour` folders. The writing node's id ends every name, so no two servers
 //! sharing a store ever write one object; files of format 1 carry none
 //! (they belong to the node that migrated them).
 
@@ -24,6 +26,8 @@ pub enum ColdPath {
         first_window_ns: i64,
         generation: u64,
         node: String,
+        /// The step of a rollup file; `None` for raw rows.
+        rollup_step_ns: Option<i64>,
     },
     /// Stacks first persisted by one compaction.
     Stacks { generation: u64, node: String },
@@ -53,7 +57,11 @@ impl fmt::Display for ColdPath {
                 first_window_ns,
                 generation,
                 node,
+                rollup_step_ns,
             } => {
+                if let Some(step) = rollup_step_ns {
+                    write!(f, "rollups/{}/", step_label(*step))?;
+                }
                 let t: DateTime<Utc> = DateTime::from_timestamp_nanos(*hour_start_ns);
                 let kind = match kind {
                     FileKind::Samples => "samples",
@@ -103,6 +111,16 @@ pub fn check_node_id(id: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A step as a folder name: `1m`, `1h`, else seconds (`90s`).
+pub fn step_label(step_ns: i64) -> String {
+    const S: i64 = 1_000_000_000;
+    match step_ns {
+        n if n % (3600 * S) == 0 => format!("{}h", n / (3600 * S)),
+        n if n % (60 * S) == 0 => format!("{}m", n / (60 * S)),
+        n => format!("{}s", n / S),
+    }
+}
+
 /// Start of the UTC hour holding `time_ns`.
 pub fn hour_start(time_ns: i64) -> i64 {
     const HOUR: i64 = 3_600_000_000_000;
@@ -124,6 +142,7 @@ mod tests {
             first_window_ns: t,
             generation: 3,
             node: "n1a".into(),
+            rollup_step_ns: None,
         };
         assert_eq!(
             p.to_string(),
@@ -131,6 +150,15 @@ mod tests {
         );
         assert!(owned_by(&p.to_string(), "n1a"));
         assert!(!owned_by(&p.to_string(), "n1b"));
+        let mut rollup = p.clone();
+        if let ColdPath::Partitioned { rollup_step_ns, .. } = &mut rollup {
+            *rollup_step_ns = Some(60_000_000_000);
+        }
+        assert_eq!(
+            rollup.to_string(),
+            "rollups/1m/tenant=acme/date=2023-11-14/hour=22/samples-1700000000000000000-0000000003-n1a.parquet"
+        );
+        assert!(owned_by(&rollup.to_string(), "n1a"));
         // Format 1 names have no node id: the migrating node owns them.
         assert!(owned_by(
             "tenant=a/date=x/hour=01/samples-17-0000000003.parquet",

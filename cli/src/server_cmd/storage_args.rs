@@ -57,6 +57,11 @@ pub struct StorageArgs {
     /// for ever].
     #[arg(long, env = "FLAREGO_RETENTION")]
     retention: Option<String>,
+    /// How long rollups (samples summed per minute and per hour) are
+    /// kept, e.g. 365d; at least as long as raw profiles [default: as
+    /// long as raw profiles].
+    #[arg(long, env = "FLAREGO_ROLLUP_RETENTION")]
+    rollup_retention: Option<String>,
     /// Keep Parquet files in memory instead of on disk (tests only; lost on exit).
     #[arg(long, env = "FLAREGO_IN_MEMORY_COLD", default_value_t = false)]
     in_memory_cold: bool,
@@ -183,7 +188,19 @@ impl StorageArgs {
                         .map(|d| (tenant.clone(), d))
                 })
                 .collect::<anyhow::Result<_>>()?,
+            rollups: layered(self.rollup_retention, &file.rollup_retention)
+                .map(|v| duration("rollup-retention", &v))
+                .transpose()?,
         };
+        if let (Some(rollups), Some(raw)) = (retention.rollups, retention.default)
+            && rollups < raw
+        {
+            anyhow::bail!(
+                "--rollup-retention {} is shorter than --retention {}: rollups are kept at least as long as raw profiles",
+                humantime::format_duration(rollups),
+                humantime::format_duration(raw)
+            );
+        }
         Ok(StorageConfig {
             retention,
             max_unpersisted_bytes: bytes(
