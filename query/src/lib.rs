@@ -13,7 +13,9 @@
 //! ```
 //!
 //! Grouping by `frames` is rewritten to grouping by `stack_id` with frames
-//! attached per group ([`late_frames::LateFrames`]).
+//! attached per group ([`late_frames::LateFrames`]). Aggregates that
+//! rollup files answer exactly read them for the aligned part of their
+//! range ([`rollups::Rollups`]).
 //!
 //! Tenant scope is applied inside the scans ([`tables::ScanScope`]), below
 //! SQL. Profiling functions live in [`udf`]; results are turned into JSON
@@ -25,6 +27,9 @@ pub mod error;
 pub mod late_frames;
 pub mod output;
 pub mod read;
+pub mod rollups;
+#[cfg(test)]
+mod rollups_tests;
 pub mod session;
 pub mod snapshots;
 pub mod tables;

@@ -30,6 +30,9 @@ pub struct QueryConfig {
     /// Rows one query may return; past it the query fails naming
     /// `max_result_rows`. Default 1,000,000; 0 turns it off.
     pub max_result_rows: usize,
+    /// Whether aggregates may read rollup files where those answer
+    /// exactly ([`crate::rollups`]). Default on; off reads raw rows only.
+    pub rollups: bool,
 }
 
 impl Default for QueryConfig {
@@ -41,6 +44,7 @@ impl Default for QueryConfig {
             batch_size: 8192,
             memory_limit_bytes: 2 << 30,
             max_result_rows: 1_000_000,
+            rollups: true,
         }
     }
 }
@@ -145,12 +149,15 @@ impl QueryEngine {
             // them into byte ranges only reloads their footers.
             .with_repartition_file_scans(false);
         let runtime = self.query_runtime();
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
-            .with_optimizer_rule(Arc::new(LateFrames::new(self.frames_of.clone())))
-            .build();
+            .with_optimizer_rule(Arc::new(LateFrames::new(self.frames_of.clone())));
+        if self.config.rollups {
+            state = state.with_optimizer_rule(Arc::new(crate::rollups::Rollups));
+        }
+        let state = state.build();
         let ctx = SessionContext::new_with_state(state);
         let scope = ScanScope::new(tenant);
         // Registering into a fresh context cannot collide; errors here

@@ -9,8 +9,10 @@ mod bounds;
 mod hot;
 mod metrics;
 mod profiles;
+mod rollup_files;
 mod scan;
 
 pub use metrics::MetricsTable;
 pub use profiles::{ProfilesTable, profiles_schema};
+pub use rollup_files::{RollupPlan, split};
 pub use scan::{COLD_STORE_URL, ScanScope};

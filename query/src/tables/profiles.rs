@@ -3,6 +3,7 @@
 
 use super::bounds::TimeBounds;
 use super::hot::{self, HotKind};
+use super::rollup_files::{self, RollupPlan};
 use super::scan::{self, ScanScope};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
@@ -15,7 +16,7 @@ use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
-use flarego_storage::{Engine, FileKind, schema};
+use flarego_storage::{Engine, FileKind, TierSnapshot, schema};
 use std::sync::{Arc, LazyLock};
 
 /// Position of `frames` in the table (right after `stack_id`).
@@ -41,11 +42,14 @@ pub fn profiles_schema() -> SchemaRef {
 }
 
 /// The `profiles` table for one session.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ProfilesTable {
     engine: Engine,
     scope: ScanScope,
     frames_of: Arc<ScalarUDF>,
+    /// Set by [`crate::rollups::Rollups`] on a scan whose query rollups
+    /// answer exactly.
+    rollups: Option<RollupPlan>,
 }
 
 impl ProfilesTable {
@@ -55,7 +59,54 @@ impl ProfilesTable {
             engine,
             scope,
             frames_of,
+            rollups: None,
         }
+    }
+
+    /// This table, scanning rollups as `plan` allows.
+    pub fn with_rollups(&self, plan: RollupPlan) -> Self {
+        ProfilesTable {
+            rollups: Some(plan),
+            ..self.clone()
+        }
+    }
+
+    /// What the scan may read from rollups, if anything.
+    pub fn rollups(&self) -> Option<&RollupPlan> {
+        self.rollups.as_ref()
+    }
+
+    /// The cold samples scans: raw files (retention as for raw rows) and
+    /// rollup files (their own retention), each `None` when empty.
+    async fn cold_scans(
+        &self,
+        state: &dyn Session,
+        snap: &TierSnapshot,
+        sample_cols: &[usize],
+        filters: &[Expr],
+        bounds: TimeBounds,
+    ) -> Result<(Vec<Arc<dyn ExecutionPlan>>, Vec<Arc<dyn ExecutionPlan>>)> {
+        let samples = schema::samples_schema();
+        let Some(plan) = &self.rollups else {
+            let files = scan::cold_files(snap, FileKind::Samples, bounds, &self.scope);
+            let files = scan::readable(&self.engine, files, &self.scope).await?;
+            let raw = scan::cold_exec(state, &files, samples, sample_cols, filters)?;
+            return Ok((raw.into_iter().collect(), Vec::new()));
+        };
+        let (mut raw, mut rolled) = (Vec::new(), Vec::new());
+        for part in rollup_files::choose(snap, plan, bounds, &self.scope) {
+            let files = scan::readable(&self.engine, part.files, &self.scope).await?;
+            let Some(exec) = scan::cold_exec(state, &files, samples.clone(), sample_cols, filters)?
+            else {
+                continue;
+            };
+            let exec = scan::within_ranges(exec, &part.ranges)?;
+            match part.step {
+                Some(_) => rolled.push(exec),
+                None => raw.push(exec),
+            }
+        }
+        Ok((raw, rolled))
     }
 }
 
@@ -99,8 +150,9 @@ impl TableProvider for ProfilesTable {
             sample_cols.push(stack_idx);
         }
         let snap = self.engine.snapshot();
-        // Retention filters on time and tenant: scan them too.
-        if !snap.cutoffs.is_none() {
+        // Retention filters on time and tenant, and rollup ranges on
+        // time: scan them too.
+        if !snap.cutoffs.is_none() || self.rollups.is_some() {
             let samples = schema::samples_schema();
             sample_cols.push(samples.index_of(schema::COL_TIME)?);
             sample_cols.push(samples.index_of(schema::COL_TENANT)?);
@@ -121,16 +173,18 @@ impl TableProvider for ProfilesTable {
             bounds,
             &self.scope,
         )?;
-        let files = scan::cold_files(&snap, FileKind::Samples, bounds, &self.scope);
-        let files = scan::readable(&self.engine, files, &self.scope).await?;
-        let input = scan::union_or_empty(
-            vec![
-                hot,
-                scan::cold_exec(state, &files, samples.clone(), &sample_cols, filters)?,
-            ],
-            inner_schema.clone(),
-        )?;
-        let input = scan::within_retention(input, &snap.cutoffs, &self.scope)?;
+        let (raw, rolled) = self
+            .cold_scans(state, &snap, &sample_cols, filters, bounds)
+            .await?;
+        let raw = hot.into_iter().chain(raw.into_iter()).map(Some).collect();
+        let mut input = scan::union_or_empty(raw, inner_schema.clone())?;
+        input = scan::within_retention(input, &snap.cutoffs, &self.scope)?;
+        if !rolled.is_empty() {
+            let rolled =
+                scan::union_or_empty(rolled.into_iter().map(Some).collect(), inner_schema.clone())?;
+            let rolled = scan::within_retention(rolled, &snap.rollup_cutoffs, &self.scope)?;
+            input = scan::union_or_empty(vec![Some(input), Some(rolled)], inner_schema.clone())?;
+        }
 
         // Reorder to the requested projection, attaching frames.
         let pos = |sample_idx: usize| {

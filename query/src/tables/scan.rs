@@ -264,6 +264,40 @@ pub fn union_or_empty(
     UnionExec::try_new(plans)
 }
 
+/// Keeps only rows whose `time` is in one of the half-open `ranges`
+/// (`i64::MIN` / `i64::MAX` ends are open). `input` must have `time`.
+pub fn within_ranges(
+    input: Arc<dyn ExecutionPlan>,
+    ranges: &[(i64, i64)],
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = input.schema();
+    let time = col(schema::COL_TIME, &schema)?;
+    let tz = match schema.field_with_name(schema::COL_TIME)?.data_type() {
+        DataType::Timestamp(_, tz) => tz.clone(),
+        _ => None,
+    };
+    let at = |v: i64| lit(ScalarValue::TimestampNanosecond(Some(v), tz.clone()));
+    let mut any: Option<Arc<dyn PhysicalExpr>> = None;
+    for &(lo, hi) in ranges {
+        let mut range: Arc<dyn PhysicalExpr> = lit(true);
+        if lo != i64::MIN {
+            range = binary(time.clone(), Operator::GtEq, at(lo), &schema)?;
+        }
+        if hi != i64::MAX {
+            let below = binary(time.clone(), Operator::Lt, at(hi), &schema)?;
+            range = binary(range, Operator::And, below, &schema)?;
+        }
+        any = Some(match any {
+            Some(acc) => binary(acc, Operator::Or, range, &schema)?,
+            None => range,
+        });
+    }
+    match any {
+        Some(pred) => Ok(Arc::new(FilterExec::try_new(pred, input)?)),
+        None => Ok(input),
+    }
+}
+
 /// Keeps only rows within retention: `time` at or after the cutoff of the
 /// row's tenant (see [`flarego_storage::Cutoffs`]). `input` must have
 /// `time` and `tenant` columns. Unchanged when nothing in scope expires.

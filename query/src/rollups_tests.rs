@@ -1,0 +1,274 @@
+//! Rollups against raw rows: random profiles over two closed days, merged
+//! into hour and day files with their rollups, then late writes; every
+//! query shape the read API issues, and SQL over `date_bin`, answered
+//! with rollups and without, over random ranges, must be equal.
+
+use crate::read::matchers::{Matcher, Op};
+use crate::read::selection::Selection;
+use crate::read::timeline::GroupBy;
+use crate::{QueryConfig, QueryEngine};
+use flarego_storage::config::{ColdStoreConfig, StorageConfig};
+use flarego_storage::rollup::{HOUR_NS, MINUTE_NS};
+use flarego_storage::{
+    Engine, FileKind, Frames, SeriesKey, SeriesSamples, StackId, TenantId, WriteBatch,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+
+const DAY_NS: i64 = 24 * HOUR_NS;
+const SERVICES: [&str; 3] = ["api", "batch", "web"];
+const FUNCS: [&str; 5] = [
+    "json.Marshal",
+    "gzip.Write",
+    "runtime.mallocgc",
+    "http.Serve",
+    "sql.Query",
+];
+
+fn stack(rng: &mut StdRng) -> (StackId, Frames) {
+    let depth = rng.random_range(1..4);
+    let mut frames = vec![Arc::<str>::from("main.main")];
+    for _ in 0..depth {
+        frames.push(Arc::from(FUNCS[rng.random_range(0..FUNCS.len())]));
+    }
+    let frames: Frames = frames.into();
+    (StackId::of_frames(&frames), frames)
+}
+
+fn batch(rng: &mut StdRng, time_ns: i64) -> WriteBatch {
+    let mut b = WriteBatch::default();
+    for _ in 0..rng.random_range(1..4) {
+        let mut samples = Vec::new();
+        for _ in 0..rng.random_range(1..4) {
+            let (id, frames) = stack(rng);
+            b.stacks.push((id, frames));
+            samples.push((id, rng.random_range(1..1_000_000_000)));
+        }
+        let env = if rng.random_bool(0.5) {
+            "prod"
+        } else {
+            "stage"
+        };
+        b.series.push(SeriesSamples {
+            time_ns,
+            key: SeriesKey {
+                tenant: TenantId::default_tenant(),
+                service: SERVICES[rng.random_range(0..SERVICES.len())].into(),
+                instance: format!("pod-{}", rng.random_range(0..3)),
+                profile_type: "cpu".into(),
+                unit: "nanoseconds".into(),
+                state: None,
+                labels: [("env".to_string(), env.to_string())].into(),
+            },
+            samples,
+        });
+    }
+    b.stacks.sort_by_key(|(id, _)| *id);
+    b.stacks.dedup_by_key(|(id, _)| *id);
+    b
+}
+
+async fn write_random(engine: &Engine, rng: &mut StdRng, n: usize, from: i64, span: i64) {
+    for _ in 0..n {
+        let t = from + rng.random_range(0..span);
+        engine.write(vec![], batch(rng, t)).await.unwrap();
+    }
+    engine.flush().await.unwrap();
+}
+
+/// A time near `t`: often on a minute or hour, else anywhere.
+fn near(rng: &mut StdRng, t: i64) -> i64 {
+    match rng.random_range(0..4) {
+        0 => t.div_euclid(HOUR_NS) * HOUR_NS,
+        1 => t.div_euclid(MINUTE_NS) * MINUTE_NS,
+        _ => t,
+    }
+}
+
+fn selection(rng: &mut StdRng, from_ns: i64, to_ns: i64) -> Selection {
+    let mut matchers = Vec::new();
+    if rng.random_bool(0.4) {
+        matchers.push(Matcher {
+            name: "service".into(),
+            op: Op::Eq,
+            value: SERVICES[rng.random_range(0..SERVICES.len())].into(),
+        });
+    }
+    if rng.random_bool(0.3) {
+        matchers.push(Matcher {
+            name: "env".into(),
+            op: Op::Re,
+            value: "prod|x".into(),
+        });
+    }
+    Selection {
+        profile_type: "cpu".into(),
+        matchers,
+        from_ns,
+        to_ns,
+        focus: rng
+            .random_bool(0.2)
+            .then(|| regex::Regex::new("gzip").unwrap()),
+        ignore: None,
+        hide: None,
+        tenant: None,
+    }
+}
+
+async fn explain(q: &QueryEngine, sql: &str) -> String {
+    let out = q.sql(None, &format!("EXPLAIN {sql}")).await.unwrap();
+    let batch = datafusion::arrow::compute::concat_batches(&out.schema, &out.batches).unwrap();
+    datafusion::arrow::util::pretty::pretty_format_batches(&[batch])
+        .unwrap()
+        .to_string()
+}
+
+async fn sql_text(q: &QueryEngine, sql: &str) -> String {
+    let out = q.sql(None, sql).await.unwrap();
+    datafusion::arrow::util::pretty::pretty_format_batches(&out.batches)
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_read_shape_answers_the_same_from_rollups_as_from_raw_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StorageConfig {
+        data_dir: dir.path().to_path_buf(),
+        cold: ColdStoreConfig::InMemory,
+        compaction_interval: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let engine = Engine::open(config, Arc::new(|_, _| Err("no replay".into())))
+        .await
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(0x5eed_0011);
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let base = (now - 3 * DAY_NS).div_euclid(DAY_NS) * DAY_NS;
+
+    // Two closed days, a few compactions each, merged into hours (1 m
+    // rollups), then days (1 h rollups).
+    for part in 0..4 {
+        write_random(&engine, &mut rng, 400, base + part * DAY_NS / 2, DAY_NS / 2).await;
+    }
+    engine.merge_small_files(true).await.unwrap();
+    engine.merge_small_files(false).await.unwrap();
+    engine.merge_small_files(false).await.unwrap();
+    // Late writes into those days: some rolled up on their own, some not.
+    write_random(&engine, &mut rng, 40, base, 2 * DAY_NS).await;
+    engine.merge_small_files(true).await.unwrap();
+    write_random(&engine, &mut rng, 40, base, 2 * DAY_NS).await;
+
+    let manifest = engine.snapshot().manifest.clone();
+    let steps: Vec<Vec<i64>> = manifest
+        .files_of(FileKind::Samples, None)
+        .map(|f| f.rollup_steps())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s == &[MINUTE_NS, HOUR_NS]),
+        "no day file with both rollups: {steps:?}"
+    );
+    assert!(
+        steps.iter().any(|s| s == &[MINUTE_NS]),
+        "no file with a 1 m rollup only: {steps:?}"
+    );
+    assert!(
+        steps.iter().any(|s| s.is_empty()),
+        "no file without rollups: {steps:?}"
+    );
+
+    let with = QueryEngine::new(engine.clone(), QueryConfig::default()).unwrap();
+    let raw = QueryEngine::new(
+        engine.clone(),
+        QueryConfig {
+            rollups: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+
+    // The rollups are read: a whole day at 1 h, an unaligned half hour
+    // at 1 m with raw edges; a row count is never answered from them.
+    let day = format!(
+        "time >= to_timestamp_nanos({}) AND time < to_timestamp_nanos({})",
+        base + 7,
+        base + DAY_NS + 7
+    );
+    let plan = explain(
+        &with,
+        &format!("SELECT stack_id, sum(value) FROM profiles WHERE {day} GROUP BY stack_id"),
+    )
+    .await;
+    assert!(
+        plan.contains("rollups/1h/") && plan.contains("rollups/1m/"),
+        "{plan}"
+    );
+    let plan = explain(&with, &format!("SELECT count(*) FROM profiles WHERE {day}")).await;
+    assert!(!plan.contains("rollups/"), "{plan}");
+    let plan = explain(
+        &with,
+        &format!("SELECT sum(duration_ns) FROM profiles WHERE {day}"),
+    )
+    .await;
+    assert!(!plan.contains("rollups/"), "{plan}");
+
+    let mut used = 0;
+    for round in 0..40 {
+        let at = base + rng.random_range(0..2 * DAY_NS);
+        let a = near(&mut rng, at);
+        let len = match round % 3 {
+            0 => rng.random_range(MINUTE_NS..2 * HOUR_NS),
+            _ => rng.random_range(HOUR_NS..2 * DAY_NS),
+        };
+        let b = near(&mut rng, a + len).max(a + 1);
+        let sel = selection(&mut rng, a, b);
+
+        let mut x = with.stack_values(None, &sel).await.unwrap();
+        let mut y = raw.stack_values(None, &sel).await.unwrap();
+        x.stacks.sort();
+        y.stacks.sort();
+        assert_eq!(x.stacks, y.stacks, "stacks of {a}..{b} {:?}", sel.matchers);
+        assert_eq!(x.unit, y.unit);
+
+        let step = ["1m", "5m", "1h", "15s", "10m"][rng.random_range(0..5)];
+        let group = [
+            GroupBy::None,
+            GroupBy::Service,
+            GroupBy::Label("env".into()),
+        ][rng.random_range(0..3)]
+        .clone();
+        // A step too fine for the range is refused alike.
+        let x = with.timeline(None, &sel, Some(step), &group, 50).await.ok();
+        let y = raw.timeline(None, &sel, Some(step), &group, 50).await.ok();
+        assert_eq!(x, y, "timeline of {a}..{b} at {step} by {group:?}");
+
+        let range = format!("time >= to_timestamp_nanos({a}) AND time < to_timestamp_nanos({b})");
+        for sql in [
+            format!(
+                "SELECT date_bin(INTERVAL '1 hour', time) AS t, service, sum(value) AS v FROM profiles WHERE {range} GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            format!(
+                "SELECT date_trunc('minute', time) AS t, sum(value) AS v FROM profiles WHERE {range} GROUP BY 1 ORDER BY 1"
+            ),
+            format!(
+                "SELECT leaf(frames) AS f, labels['env'] AS env, sum(value) AS v, max(unit) AS u FROM profiles WHERE {range} GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            format!(
+                "SELECT instance, count(DISTINCT stack_id) AS n FROM profiles WHERE {range} GROUP BY 1 ORDER BY 1"
+            ),
+        ] {
+            assert_eq!(
+                sql_text(&with, &sql).await,
+                sql_text(&raw, &sql).await,
+                "{sql}"
+            );
+        }
+        let sums =
+            format!("SELECT stack_id, sum(value) FROM profiles WHERE {range} GROUP BY stack_id");
+        if explain(&with, &sums).await.contains("rollups/") {
+            used += 1;
+        }
+    }
+    assert!(used >= 20, "rollups were read in only {used} of 40 rounds");
+}
