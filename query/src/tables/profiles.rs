@@ -176,7 +176,7 @@ impl TableProvider for ProfilesTable {
         let (raw, rolled) = self
             .cold_scans(state, &snap, &sample_cols, filters, bounds)
             .await?;
-        let raw = hot.into_iter().chain(raw.into_iter()).map(Some).collect();
+        let raw = hot.into_iter().chain(raw).map(Some).collect();
         let mut input = scan::union_or_empty(raw, inner_schema.clone())?;
         input = scan::within_retention(input, &snap.cutoffs, &self.scope)?;
         if !rolled.is_empty() {

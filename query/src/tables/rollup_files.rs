@@ -41,6 +41,9 @@ pub struct Part<'a> {
     pub step: Option<i64>,
 }
 
+/// A part's resolution and time ranges.
+type PartKey = (Option<i64>, Vec<(i64, i64)>);
+
 /// The cold samples files of a scan, raw and rollups, with the ranges
 /// each is read over.
 pub fn choose<'a>(
@@ -52,8 +55,7 @@ pub fn choose<'a>(
     let manifest = &snap.manifest;
     let rollups = manifest.rollups_by_path();
     let tenant = scope.tenant.as_ref().map(|t| t.as_str());
-    // (step, ranges) → files.
-    let mut parts: BTreeMap<(Option<i64>, Vec<(i64, i64)>), Vec<&'a FileEntry>> = BTreeMap::new();
+    let mut parts: BTreeMap<PartKey, Vec<&'a FileEntry>> = BTreeMap::new();
     for f in manifest.entries_of(FileKind::Samples, tenant) {
         if !bounds.overlaps(f.min_time_ns, f.max_time_ns) {
             continue;

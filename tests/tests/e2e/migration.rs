@@ -1,8 +1,8 @@
-//! A data directory of format 1, written by the server before the
-//! manifest became a log (`migrations/fixtures/format1`: Parquet files,
-//! the whole-file manifest and a WAL record not yet compacted), is
-//! upgraded when a server starts on it and answers the SQL it answered
-//! then (`format1.expected.json`, recorded from that server).
+//! Data directories of older formats, each written by the server of
+//! that format (`migrations/fixtures/format<N>`: Parquet files, the
+//! manifest and a WAL record not yet compacted), are upgraded when a
+//! server starts on them and answer the SQL they answered then
+//! (`format<N>.expected.json`, recorded from that server).
 
 use flarego_tests::server::{TestServer, flarego_bin};
 use serde_json::Value;
@@ -39,30 +39,31 @@ fn admin(args: &[&str], data: &std::path::Path) -> (bool, String) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_format_1_directory_upgrades_on_start_and_answers_the_same_sql() {
+/// Copies fixture `format<n>`, checks the plan names `steps`, starts a
+/// server on it and compares its answers with the recorded ones.
+async fn upgrades_and_answers_the_same(n: u32, steps: &[&str]) -> tempfile::TempDir {
     let fixtures = flarego_tests::repo_root().join("migrations/fixtures");
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    copy_dir(&fixtures.join("format1"), &data);
+    copy_dir(&fixtures.join(format!("format{n}")), &data);
 
     let (ok, plan) = admin(&["migrate", "--dry-run"], &data);
     assert!(ok, "{plan}");
-    assert!(
-        plan.contains("format 1") && plan.contains("0002 manifest_log"),
-        "{plan}"
-    );
-    assert!(
-        data.join("parquet/_manifest/manifest.json").exists(),
-        "a dry run changed the data"
-    );
+    assert!(plan.contains(&format!("format {n}")), "{plan}");
+    for step in steps {
+        assert!(plan.contains(step), "{step} missing from {plan}");
+    }
     let (_, version) = admin(&["version"], &data);
-    assert!(version.contains("data format: 1"), "{version}");
+    assert!(
+        version.contains(&format!("data format: {n}")),
+        "a dry run changed the data: {version}"
+    );
 
     let server = TestServer::start(&data, &[]).await.unwrap();
-    let expected: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(fixtures.join("format1.expected.json")).unwrap())
-            .unwrap();
+    let expected: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(fixtures.join(format!("format{n}.expected.json"))).unwrap(),
+    )
+    .unwrap();
     for e in &expected {
         let sql = e["sql"].as_str().unwrap();
         let rows = server.sql(sql).await.unwrap();
@@ -70,12 +71,8 @@ async fn a_format_1_directory_upgrades_on_start_and_answers_the_same_sql() {
     }
     drop(server);
 
-    assert!(
-        !data.join("parquet/_manifest/manifest.json").exists(),
-        "the format-1 manifest is still there"
-    );
     let (_, version) = admin(&["version"], &data);
-    assert!(version.contains("data format: 2"), "{version}");
+    assert!(version.contains("data format: 3"), "{version}");
     let (ok, verify) = admin(&["verify"], &data);
     assert!(ok, "{verify}");
     let (ok, files) = admin(&["files"], &data);
@@ -83,4 +80,75 @@ async fn a_format_1_directory_upgrades_on_start_and_answers_the_same_sql() {
     // Upgrading again is a no-op.
     let (ok, again) = admin(&["migrate"], &data);
     assert!(ok && again.contains("nothing to migrate"), "{again}");
+    tmp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_format_1_directory_upgrades_on_start_and_answers_the_same_sql() {
+    let tmp = upgrades_and_answers_the_same(1, &["0002 manifest_log", "0003 rollups"]).await;
+    assert!(
+        !tmp.path()
+            .join("data/parquet/_manifest/manifest.json")
+            .exists(),
+        "the format-1 manifest is still there"
+    );
+}
+
+/// Format 2 had no rollups: after the upgrade the compactor rolls up its
+/// closed hours, and the answers stay the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_format_2_directory_upgrades_and_its_closed_hours_get_rollups() {
+    let tmp = upgrades_and_answers_the_same(2, &["0003 rollups"]).await;
+    let data = tmp.path().join("data");
+    let server = TestServer::start(&data, &["--compaction-interval", "1s"])
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let rollups = loop {
+        let found: Vec<_> = walk(&data.join("parquet/rollups"));
+        if found.len() >= 2 {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rollups written: {found:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    assert!(
+        rollups
+            .iter()
+            .all(|p| p.contains("rollups/1m/tenant=default/")),
+        "{rollups:?}"
+    );
+    let expected: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(
+            flarego_tests::repo_root().join("migrations/fixtures/format2.expected.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for e in &expected {
+        let sql = e["sql"].as_str().unwrap();
+        assert_eq!(
+            Value::from(server.sql(sql).await.unwrap()),
+            e["rows"],
+            "{sql} after rollups"
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path().to_string_lossy().into_owned());
+        }
+    }
+    out
 }
