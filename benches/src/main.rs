@@ -15,6 +15,9 @@
 //! - `read`: the read API on a day of data (flame graph 1 h / 24 h, top,
 //!   pprof export, during a merge, browsing, a 100k-node tree), against
 //!   DuckDB and `go tool pprof -proto`.
+//! - `rollups`: flame graphs over 7 and 30 days on S3 (moto) from
+//!   rollups, from raw rows, and by DuckDB over the raw files; bytes per
+//!   day, raw and rollups, against gzipped pprof.
 //! - `live`: ingest throughput with and without live-tail subscribers,
 //!   and ack → update latency.
 //! - `agent-overhead`: a busy Go HTTP service's throughput and p99 with
@@ -37,6 +40,7 @@ mod perf_jitter;
 mod procs;
 mod query;
 mod read;
+mod rollups;
 mod s3;
 mod soak;
 mod synth;
@@ -142,6 +146,17 @@ enum Cmd {
         #[arg(long, default_value_t = 8)]
         clients: usize,
     },
+    /// Flame graphs over 7 and 30 days on S3 from rollups, against raw
+    /// rows and DuckDB.
+    Rollups {
+        #[arg(long, default_value_t = 30)]
+        days: usize,
+        /// Mean distinct stacks per 10 s window.
+        #[arg(long, default_value_t = 300)]
+        stacks_per_window: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// The read API over a day of data against DuckDB and go tool pprof.
     Read {
         #[arg(long, default_value_t = 24)]
@@ -203,6 +218,11 @@ fn main() -> anyhow::Result<()> {
                 seconds,
                 clients,
             } => live::run(subscribers, seconds, clients).await,
+            Cmd::Rollups {
+                days,
+                stacks_per_window,
+                runs,
+            } => rollups::run(days, stacks_per_window, runs).await,
             Cmd::Read {
                 hours,
                 runs,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 const HOUR_S: i64 = 3600;
 
-const DUCK: &str = r#"
+pub(crate) const DUCK: &str = r#"
 import sys, time, duckdb
 d, runs = sys.argv[1], int(sys.argv[2])
 ranges = [(a, int(f), int(t)) for a, f, t in (x.split(':') for x in sys.argv[3:])]

@@ -71,6 +71,30 @@ pub fn stack_pool(shape: &Shape) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// One window's samples: `(index into the pool, count)`, each stack once.
+pub fn window_samples(pool: &[Vec<String>], shape: &Shape, window: usize) -> Vec<(usize, i64)> {
+    let mut rng =
+        StdRng::seed_from_u64(shape.seed ^ (window as u64 + 1).wrapping_mul(0x9e3779b97f4a7c15));
+    let n =
+        rng.random_range(shape.samples_per_window * 9 / 10..=shape.samples_per_window * 11 / 10);
+    // Skewed choice: a few hot stacks, a long tail; each stack once per profile.
+    let mut chosen = std::collections::BTreeSet::new();
+    if shape.every_stack {
+        chosen.extend(0..pool.len());
+    }
+    while chosen.len() < n.min(pool.len()) {
+        let u: f64 = rng.random();
+        chosen.insert(((u * u * u) * pool.len() as f64) as usize % pool.len());
+        if chosen.len() >= pool.len() {
+            break;
+        }
+    }
+    chosen
+        .into_iter()
+        .map(|idx| (idx, 1 + (rng.random::<f64>().powi(4) * 40.0) as i64))
+        .collect()
+}
+
 /// One window's CPU profile: `(gzipped pprof, number of pprof samples)`.
 pub fn window_profile(
     pool: &[Vec<String>],
@@ -78,8 +102,6 @@ pub fn window_profile(
     window: usize,
     time_ns: i64,
 ) -> (Vec<u8>, usize) {
-    let mut rng =
-        StdRng::seed_from_u64(shape.seed ^ (window as u64 + 1).wrapping_mul(0x9e3779b97f4a7c15));
     let mut p = Profile {
         string_table: vec![
             String::new(),
@@ -99,22 +121,8 @@ pub fn window_profile(
         ..Default::default()
     };
     let mut func_ids = std::collections::HashMap::new();
-    let n =
-        rng.random_range(shape.samples_per_window * 9 / 10..=shape.samples_per_window * 11 / 10);
-    // Skewed choice: a few hot stacks, a long tail; each stack once per profile.
-    let mut chosen = std::collections::BTreeSet::new();
-    if shape.every_stack {
-        chosen.extend(0..pool.len());
-    }
-    while chosen.len() < n.min(pool.len()) {
-        let u: f64 = rng.random();
-        chosen.insert(((u * u * u) * pool.len() as f64) as usize % pool.len());
-        if chosen.len() >= pool.len() {
-            break;
-        }
-    }
     let mut samples = 0;
-    for idx in chosen {
+    for (idx, count) in window_samples(pool, shape, window) {
         let stack = &pool[idx];
         let mut locs = Vec::with_capacity(stack.len());
         for name in stack.iter().rev() {
@@ -144,7 +152,6 @@ pub fn window_profile(
             });
             locs.push(id);
         }
-        let count: i64 = 1 + (rng.random::<f64>().powi(4) * 40.0) as i64;
         p.sample.push(Sample {
             location_id: locs,
             value: vec![count, count * 10_000_000],

@@ -67,6 +67,7 @@ pub struct ServerFile {
     pub query_timeout: Option<String>,
     pub query_memory_bytes: Option<String>,
     pub max_result_rows: Option<usize>,
+    pub query_rollups: Option<bool>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
     pub tls_client_ca: Option<String>,

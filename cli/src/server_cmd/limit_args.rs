@@ -71,6 +71,10 @@ pub struct LimitArgs {
     /// Most rows one query may return; 0 = off [default: 1000000].
     #[arg(long, env = "FLAREGO_MAX_RESULT_ROWS")]
     max_result_rows: Option<usize>,
+    /// Whether aggregates read rollups where those answer exactly
+    /// (`--query-rollups false` reads raw rows only) [default: true].
+    #[arg(long, env = "FLAREGO_QUERY_ROLLUPS")]
+    query_rollups: Option<bool>,
 }
 
 /// What [`LimitArgs`] resolve to.
@@ -168,6 +172,9 @@ impl LimitArgs {
         }
         if let Some(v) = layered(self.max_result_rows, &file.max_result_rows) {
             query.max_result_rows = v;
+        }
+        if let Some(v) = layered(self.query_rollups, &file.query_rollups) {
+            query.rollups = v;
         }
         let query_timeout = dur(
             "query-timeout",
