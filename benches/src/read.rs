@@ -140,7 +140,7 @@ pub async fn run(hours: usize, runs: usize, clients: usize) -> anyhow::Result<()
         files.len()
     );
 
-    let (mut child, url, _) = spawn_server(&tmp.path().join("data"), &[])?;
+    let (mut child, url, _) = spawn_server(&tmp.path().join("data"), &["--delete-grace", "0s"])?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()?;

@@ -16,8 +16,7 @@ use crate::synth::{self, Shape};
 use flarego_storage::config::{ColdStoreConfig, StorageConfig};
 use flarego_storage::rollup::{HOUR_NS, MINUTE_NS};
 use flarego_storage::{
-    Engine, FileKind, Frames, SeriesKey, SeriesSamples, StackId, StoreOptions, TenantId,
-    WriteBatch,
+    Engine, FileKind, Frames, SeriesKey, SeriesSamples, StackId, StoreOptions, TenantId, WriteBatch,
 };
 use flarego_tests::s3::MotoS3;
 use futures::TryStreamExt;
@@ -50,6 +49,8 @@ fn storage_config(data: &std::path::Path, moto: &MotoS3) -> StorageConfig {
             ..Default::default()
         },
         node_id: Some("bench".into()),
+        // Replaced files go at once: DuckDB reads the directory as it is.
+        delete_grace: Duration::ZERO,
         // Compactions and merges only when this harness runs them.
         compaction_interval: Duration::from_secs(30 * 86_400),
         ..Default::default()
@@ -117,10 +118,7 @@ async fn generate(engine: &Engine, shape: &Shape, end: i64, days: usize) -> anyh
     engine.merge_small_files(true).await?;
     engine.merge_small_files(false).await?;
     engine.merge_small_files(false).await?;
-    println!(
-        "rolled up and merged in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    println!("rolled up and merged in {:.1} s", t.elapsed().as_secs_f64());
     Ok(rows)
 }
 
@@ -201,12 +199,18 @@ pub async fn run(days: usize, stacks_per_window: usize, runs: usize) -> anyhow::
             .sum::<u64>()
             / days as u64
     };
-    let (raw_day, m_day, h_day) = (by_step(None), by_step(Some(MINUTE_NS)), by_step(Some(HOUR_NS)));
+    let (raw_day, m_day, h_day) = (
+        by_step(None),
+        by_step(Some(MINUTE_NS)),
+        by_step(Some(HOUR_NS)),
+    );
     drop(manifest);
     let pool = synth::stack_pool(&shape);
     let mut pprof_day = 0u64;
     for w in 0..8640 {
-        pprof_day += synth::window_profile(&pool, &shape, w, end + w as i64 * WINDOW_NS).0.len() as u64;
+        pprof_day += synth::window_profile(&pool, &shape, w, end + w as i64 * WINDOW_NS)
+            .0
+            .len() as u64;
     }
 
     // The release server on the same store and node (another data
@@ -240,8 +244,16 @@ pub async fn run(days: usize, stacks_per_window: usize, runs: usize) -> anyhow::
             .timeout(Duration::from_secs(600))
             .build()?;
         let mut row = Vec::new();
-        for (range_days, offset) in [(7i64, 0i64), (7, 1234), (30.min(days as i64), 0), (30.min(days as i64), 1234)] {
-            let (f, t) = (end - range_days * DAY_NS + offset * 1_000_000_000, end - offset * 1_000_000_000 / 2);
+        for (range_days, offset) in [
+            (7i64, 0i64),
+            (7, 1234),
+            (30.min(days as i64), 0),
+            (30.min(days as i64), 1234),
+        ] {
+            let (f, t) = (
+                end - range_days * DAY_NS + offset * 1_000_000_000,
+                end - offset * 1_000_000_000 / 2,
+            );
             let path = format!(
                 "/api/v1/flamegraph?service=synthetic&profile_type=cpu&from={}&to={}",
                 f / 1_000_000_000,
@@ -258,10 +270,21 @@ pub async fn run(days: usize, stacks_per_window: usize, runs: usize) -> anyhow::
     let local = tmp.path().join("raw");
     let raw_bytes = copy_raw(&config, &local).await?;
     let mut duck_args = vec![local.display().to_string(), runs.to_string()];
-    for (range_days, offset) in [(7i64, 0i64), (7, 1234), (30.min(days as i64), 0), (30.min(days as i64), 1234)] {
-        let (f, t) = (end - range_days * DAY_NS + offset * 1_000_000_000, end - offset * 1_000_000_000 / 2);
+    for (range_days, offset) in [
+        (7i64, 0i64),
+        (7, 1234),
+        (30.min(days as i64), 0),
+        (30.min(days as i64), 1234),
+    ] {
+        let (f, t) = (
+            end - range_days * DAY_NS + offset * 1_000_000_000,
+            end - offset * 1_000_000_000 / 2,
+        );
         // The server takes whole seconds.
-        let (f, t) = (f / 1_000_000_000 * 1_000_000_000, t / 1_000_000_000 * 1_000_000_000);
+        let (f, t) = (
+            f / 1_000_000_000 * 1_000_000_000,
+            t / 1_000_000_000 * 1_000_000_000,
+        );
         duck_args.push(format!("{range_days}d:{f}:{t}"));
     }
     let duck = Command::new("python3")

@@ -18,6 +18,8 @@ pub struct ServerFile {
     pub retention_per_tenant: Option<std::collections::BTreeMap<String, String>>,
     /// How long rollups are kept (`--rollup-retention`).
     pub rollup_retention: Option<String>,
+    /// How long replaced files stay before deletion (`--delete-grace`).
+    pub delete_grace: Option<String>,
     pub object_store: Option<String>,
     pub node_id: Option<String>,
     pub store_request_timeout: Option<String>,

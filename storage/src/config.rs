@@ -55,6 +55,10 @@ pub struct StorageConfig {
     pub max_wal_disk_bytes: u64,
     /// How long data is kept (default: for ever).
     pub retention: crate::retention::Retention,
+    /// Files a merge or retention replaced are deleted this long after,
+    /// and once no query of this process still reads them (readers
+    /// outside it get this long). Default 2 min.
+    pub delete_grace: Duration,
     /// Timeouts, retries and endpoints of a remote store.
     pub store: crate::store::StoreOptions,
     /// This server's name in object paths and the manifest log; no object
@@ -80,6 +84,7 @@ impl Default for StorageConfig {
             store: Default::default(),
             node_id: None,
             retention: Default::default(),
+            delete_grace: Duration::from_secs(120),
             max_unpersisted_bytes: 4 << 30,
             max_wal_disk_bytes: 16 << 30,
         }

@@ -551,13 +551,14 @@ impl Engine {
         let published = Arc::new(PublishedManifest::new(next, self.store().clone()));
         let old = std::mem::replace(&mut self.write_state().manifest, published);
         self.series_cache().forget(&removed);
+        let grace = self.inner.config.delete_grace;
         match Arc::try_unwrap(old) {
             Ok(old) => {
-                old.retire(removed);
+                old.retire(removed, grace);
                 old.delete_retired().await;
             }
             // Queries still read it: the last one to finish deletes.
-            Err(shared) => shared.retire(removed),
+            Err(shared) => shared.retire(removed, grace),
         }
     }
 

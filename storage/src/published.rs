@@ -3,19 +3,30 @@
 //! Readers (query snapshots) hold an `Arc` of the version they planned
 //! against. When a merge replaces files, it retires them on the version
 //! that still lists them; they are deleted once the last reader of that
-//! version lets go, so no running query loses a file under it, and the
-//! directory soon holds each row once for outside engines.
+//! version lets go and the grace period (`--delete-grace`) has passed
+//! since they were replaced, so no running query loses a file under it
+//! (nor a reader outside this process that planned on that version
+//! within the grace), and the directory soon holds each row once for
+//! outside engines.
 
 use crate::manifest::Manifest;
 use object_store::{ObjectStore, ObjectStoreExt, path::Path};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
+use tokio::time::Instant;
+
+/// Files retired together, and when they may go.
+#[derive(Debug)]
+struct Retired {
+    paths: Vec<String>,
+    not_before: Instant,
+}
 
 /// A manifest version, with the files to delete when it is no longer read.
 #[derive(Debug)]
 pub struct PublishedManifest {
     manifest: Manifest,
-    retired: Mutex<Vec<String>>,
+    retired: Mutex<Vec<Retired>>,
     store: Arc<dyn ObjectStore>,
 }
 
@@ -28,26 +39,41 @@ impl PublishedManifest {
         }
     }
 
-    /// Marks files this version lists but the next one does not.
-    pub(crate) fn retire(&self, paths: Vec<String>) {
+    /// Marks files this version lists but the next one does not; they
+    /// may go `grace` from now.
+    pub(crate) fn retire(&self, paths: Vec<String>, grace: std::time::Duration) {
         self.retired
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .extend(paths);
+            .push(Retired {
+                paths,
+                not_before: Instant::now() + grace,
+            });
     }
 
-    fn take_retired(&self) -> Vec<String> {
+    fn take_retired(&self) -> Vec<Retired> {
         std::mem::take(&mut *self.retired.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Deletes the retired files now (no reader holds this version).
+    /// Deletes the retired files (no reader holds this version): now
+    /// when their grace is over, else in the background when it is.
     pub(crate) async fn delete_retired(self) {
-        delete(self.store.clone(), self.take_retired()).await;
+        let now = Instant::now();
+        for r in self.take_retired() {
+            if r.not_before <= now {
+                delete(self.store.clone(), r).await;
+            } else {
+                tokio::spawn(delete(self.store.clone(), r));
+            }
+        }
     }
 }
 
-async fn delete(store: Arc<dyn ObjectStore>, paths: Vec<String>) {
-    for p in paths {
+async fn delete(store: Arc<dyn ObjectStore>, retired: Retired) {
+    if retired.not_before > Instant::now() {
+        tokio::time::sleep_until(retired.not_before).await;
+    }
+    for p in retired.paths {
         if let Err(e) = store.delete(&Path::from(p.as_str())).await {
             tracing::warn!(path = %p, error = %e, "cannot delete a replaced file; it is removed at the next start");
         }
@@ -63,16 +89,18 @@ impl Deref for PublishedManifest {
 
 impl Drop for PublishedManifest {
     fn drop(&mut self) {
-        let paths = self.take_retired();
-        if paths.is_empty() {
+        let retired = self.take_retired();
+        if retired.is_empty() {
             return;
         }
         match tokio::runtime::Handle::try_current() {
             Ok(h) => {
-                h.spawn(delete(self.store.clone(), paths));
+                for r in retired {
+                    h.spawn(delete(self.store.clone(), r));
+                }
             }
             Err(_) => tracing::warn!(
-                files = paths.len(),
+                files = retired.iter().map(|r| r.paths.len()).sum::<usize>(),
                 "replaced files left for the next start to remove"
             ),
         }
@@ -94,7 +122,7 @@ mod tests {
             .unwrap();
         let version = Arc::new(PublishedManifest::new(Manifest::default(), store.clone()));
         let reader = version.clone();
-        version.retire(vec![path.to_string()]);
+        version.retire(vec![path.to_string()], std::time::Duration::ZERO);
         drop(version);
         tokio::task::yield_now().await;
         assert!(
@@ -109,5 +137,30 @@ mod tests {
             tokio::task::yield_now().await;
         }
         panic!("not deleted after the last reader let go");
+    }
+
+    #[tokio::test]
+    async fn retired_files_wait_for_their_grace_period() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let path = Path::from("tenant=a/old.parquet");
+        store
+            .put(&path, PutPayload::from_static(b"x"))
+            .await
+            .unwrap();
+        let version = PublishedManifest::new(Manifest::default(), store.clone());
+        version.retire(
+            vec![path.to_string()],
+            std::time::Duration::from_millis(500),
+        );
+        version.delete_retired().await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(store.head(&path).await.is_ok(), "deleted within its grace");
+        for _ in 0..100 {
+            if store.head(&path).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("not deleted after its grace");
     }
 }

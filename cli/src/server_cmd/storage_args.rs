@@ -62,6 +62,11 @@ pub struct StorageArgs {
     /// long as raw profiles].
     #[arg(long, env = "FLAREGO_ROLLUP_RETENTION")]
     rollup_retention: Option<String>,
+    /// How long files a merge or retention replaced stay in the store
+    /// before they are deleted (and at least until no query here reads
+    /// them), for readers outside this server [default: 2m].
+    #[arg(long, env = "FLAREGO_DELETE_GRACE")]
+    delete_grace: Option<String>,
     /// Keep Parquet files in memory instead of on disk (tests only; lost on exit).
     #[arg(long, env = "FLAREGO_IN_MEMORY_COLD", default_value_t = false)]
     in_memory_cold: bool,
@@ -203,6 +208,14 @@ impl StorageArgs {
         }
         Ok(StorageConfig {
             retention,
+            // Zero is allowed: replaced files go once no query reads them.
+            delete_grace: layered(self.delete_grace, &file.delete_grace)
+                .map(|v| {
+                    humantime::parse_duration(&v)
+                        .map_err(|e| anyhow::anyhow!("--delete-grace {v:?}: {e}"))
+                })
+                .transpose()?
+                .unwrap_or(d.delete_grace),
             max_unpersisted_bytes: bytes(
                 "max-unpersisted-bytes",
                 self.max_unpersisted_bytes,

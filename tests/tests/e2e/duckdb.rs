@@ -22,9 +22,12 @@ print(json.dumps({"totals": [list(r) for r in totals], "leaves": [list(r) for r 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duckdb_reads_the_parquet_files_with_the_same_totals() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = TestServer::start(&tmp.path().join("data"), &["--max-time-behind", "36500d"])
-        .await
-        .unwrap();
+    let s = TestServer::start(
+        &tmp.path().join("data"),
+        &["--max-time-behind", "36500d", "--delete-grace", "0s"],
+    )
+    .await
+    .unwrap();
     // Five compactions of the same hour make small files per tenant; the
     // merge leaves one per tenant.
     let uploads = [

@@ -142,6 +142,9 @@ async fn closed_hours_are_merged_automatically() {
             "200ms",
             "--compaction-interval",
             "300ms",
+            // Merged files leave the directory at once.
+            "--delete-grace",
+            "0s",
         ],
     )
     .await

@@ -11,7 +11,14 @@ async fn a_closed_days_hour_files_become_one_day_file() {
     let data = tmp.path().join("data");
     let mut server = TestServer::start(
         &data,
-        &["--compaction-interval", "1s", "--hot-retention", "1s"],
+        &[
+            "--compaction-interval",
+            "1s",
+            "--hot-retention",
+            "1s",
+            "--delete-grace",
+            "0s",
+        ],
     )
     .await
     .unwrap();

@@ -57,6 +57,8 @@ async fn data_past_its_tenants_retention_goes_from_answers_and_from_disk() {
             config.to_str().unwrap(),
             "--compaction-interval",
             "1s",
+            "--delete-grace",
+            "0s",
         ],
     )
     .await
