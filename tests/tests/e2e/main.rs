@@ -11,6 +11,7 @@ mod crash;
 mod duckdb;
 mod durability;
 mod export_import;
+mod full_disk;
 mod fuzz;
 mod go_profiles;
 mod grpc_read;
