@@ -447,6 +447,12 @@ impl Engine {
         compactor::run(self, true).await
     }
 
+    /// Removes the files past retention now (as the compactor does each
+    /// tick). Returns how many objects went.
+    pub async fn expire_old_files(&self) -> Result<usize> {
+        crate::retention::expire(self).await
+    }
+
     /// Merges the small files of closed hours now (of every hour when
     /// `force`). Returns how many (tenant, hour) groups were merged.
     pub async fn merge_small_files(&self, force: bool) -> Result<usize> {
