@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 const HOUR_S: i64 = 3600;
 
-pub(crate) const DUCK: &str = r#"
+const DUCK: &str = r#"
 import sys, time, duckdb
 d, runs = sys.argv[1], int(sys.argv[2])
 ranges = [(a, int(f), int(t)) for a, f, t in (x.split(':') for x in sys.argv[3:])]
@@ -32,6 +32,25 @@ for label, f, t in ranges:
         t0 = time.perf_counter(); n = len(con.sql(q).fetchall()); best = min(best, time.perf_counter() - t0)
     print(label, best, n)
 "#;
+
+/// Runs [`DUCK`] with `args` (directory, runs, `label:from_ns:to_ns`…):
+/// the best seconds of each range.
+pub(crate) fn duck_flame(args: &[String]) -> anyhow::Result<Vec<f64>> {
+    let duck = Command::new("python3")
+        .arg("-c")
+        .arg(DUCK)
+        .args(args)
+        .output()?;
+    anyhow::ensure!(
+        duck.status.success(),
+        "duckdb: {} (pip install duckdb)",
+        String::from_utf8_lossy(&duck.stderr)
+    );
+    Ok(String::from_utf8_lossy(&duck.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect())
+}
 
 fn now_s() -> i64 {
     std::time::SystemTime::now()
@@ -219,20 +238,7 @@ pub async fn run(hours: usize, runs: usize, clients: usize) -> anyhow::Result<()
             t * 1_000_000_000
         ));
     }
-    let duck = Command::new("python3")
-        .arg("-c")
-        .arg(DUCK)
-        .args(&duck_args)
-        .output()?;
-    anyhow::ensure!(
-        duck.status.success(),
-        "duckdb: {} (pip install duckdb)",
-        String::from_utf8_lossy(&duck.stderr)
-    );
-    let duck_secs: Vec<f64> = String::from_utf8_lossy(&duck.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .collect();
+    let duck_secs = duck_flame(&duck_args)?;
 
     // go tool pprof merging the same inputs.
     let mut go_secs = Vec::new();

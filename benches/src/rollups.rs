@@ -21,7 +21,6 @@ use flarego_storage::{
 use flarego_tests::s3::MotoS3;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -234,6 +233,16 @@ pub async fn run(days: usize, stacks_per_window: usize, runs: usize) -> anyhow::
     ]
     .map(String::from);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    // 7 and 30 days ending at midnight, and the same with edges inside
+    // minutes (whole seconds: the read API takes seconds).
+    let long = 30.min(days as i64);
+    let ranges: Vec<(i64, i64)> = [(7, 0), (7, 1234), (long, 0), (long, 1234)]
+        .iter()
+        .map(|&(d, off): &(i64, i64)| {
+            let s = 1_000_000_000;
+            (end - d * DAY_NS + off * s, end - off / 2 * s)
+        })
+        .collect();
     let mut results = Vec::new();
     for rollups in ["true", "false"] {
         let mut extra = flags.clone();
@@ -244,16 +253,7 @@ pub async fn run(days: usize, stacks_per_window: usize, runs: usize) -> anyhow::
             .timeout(Duration::from_secs(600))
             .build()?;
         let mut row = Vec::new();
-        for (range_days, offset) in [
-            (7i64, 0i64),
-            (7, 1234),
-            (30.min(days as i64), 0),
-            (30.min(days as i64), 1234),
-        ] {
-            let (f, t) = (
-                end - range_days * DAY_NS + offset * 1_000_000_000,
-                end - offset * 1_000_000_000 / 2,
-            );
+        for &(f, t) in &ranges {
             let path = format!(
                 "/api/v1/flamegraph?service=synthetic&profile_type=cpu&from={}&to={}",
                 f / 1_000_000_000,
@@ -270,37 +270,10 @@ pub async fn run(days: usize, stacks_per_window: usize, runs: usize) -> anyhow::
     let local = tmp.path().join("raw");
     let raw_bytes = copy_raw(&config, &local).await?;
     let mut duck_args = vec![local.display().to_string(), runs.to_string()];
-    for (range_days, offset) in [
-        (7i64, 0i64),
-        (7, 1234),
-        (30.min(days as i64), 0),
-        (30.min(days as i64), 1234),
-    ] {
-        let (f, t) = (
-            end - range_days * DAY_NS + offset * 1_000_000_000,
-            end - offset * 1_000_000_000 / 2,
-        );
-        // The server takes whole seconds.
-        let (f, t) = (
-            f / 1_000_000_000 * 1_000_000_000,
-            t / 1_000_000_000 * 1_000_000_000,
-        );
-        duck_args.push(format!("{range_days}d:{f}:{t}"));
+    for (i, (f, t)) in ranges.iter().enumerate() {
+        duck_args.push(format!("r{i}:{f}:{t}"));
     }
-    let duck = Command::new("python3")
-        .arg("-c")
-        .arg(crate::read::DUCK)
-        .args(&duck_args)
-        .output()?;
-    anyhow::ensure!(
-        duck.status.success(),
-        "duckdb: {} (pip install duckdb)",
-        String::from_utf8_lossy(&duck.stderr)
-    );
-    let duck_secs: Vec<f64> = String::from_utf8_lossy(&duck.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .collect();
+    let duck_secs = crate::read::duck_flame(&duck_args)?;
     drop(engine);
     drop(moto);
 

@@ -394,17 +394,9 @@ fn interval_ns(e: &Expr) -> Option<i64> {
 }
 
 fn literal_ns(e: &Expr) -> Option<i64> {
-    let Expr::Literal(v, _) = e else {
-        return match e {
-            Expr::Cast(Cast { expr, .. }) => literal_ns(expr),
-            _ => None,
-        };
-    };
-    match v {
-        ScalarValue::TimestampNanosecond(Some(t), _) => Some(*t),
-        ScalarValue::TimestampMicrosecond(Some(t), _) => t.checked_mul(1_000),
-        ScalarValue::TimestampMillisecond(Some(t), _) => t.checked_mul(1_000_000),
-        ScalarValue::TimestampSecond(Some(t), _) => t.checked_mul(1_000_000_000),
+    match e {
+        Expr::Literal(v, _) => crate::tables::bounds::timestamp_ns(v),
+        Expr::Cast(Cast { expr, .. }) => literal_ns(expr),
         _ => None,
     }
 }

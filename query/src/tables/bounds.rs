@@ -73,7 +73,8 @@ impl TimeBounds {
     }
 }
 
-fn timestamp_ns(v: &ScalarValue) -> Option<i64> {
+/// A timestamp literal in ns, whatever its unit.
+pub(crate) fn timestamp_ns(v: &ScalarValue) -> Option<i64> {
     match v {
         ScalarValue::TimestampNanosecond(Some(t), _) => Some(*t),
         ScalarValue::TimestampMicrosecond(Some(t), _) => t.checked_mul(1_000),

@@ -5,7 +5,7 @@
 //! [`TableProvider`]: datafusion::catalog::TableProvider
 //! [`TierSnapshot`]: flarego_storage::TierSnapshot
 
-mod bounds;
+pub(crate) mod bounds;
 mod hot;
 mod metrics;
 mod profiles;
