@@ -132,8 +132,13 @@ async fn time_get(
     for _ in 0..runs {
         let t = Instant::now();
         let r = client.get(format!("{url}{path}")).send().await?;
-        anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
-        r.bytes().await?;
+        let status = r.status();
+        let body = r.bytes().await?;
+        anyhow::ensure!(
+            status.is_success(),
+            "{path}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
         secs.push(t.elapsed().as_secs_f64());
     }
     secs.sort_by(f64::total_cmp);
@@ -252,6 +257,7 @@ pub async fn run(days: usize, stacks_per_window: usize, runs: usize) -> anyhow::
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(600))
             .build()?;
+        crate::procs::wait_ready(&client, &url).await?;
         let mut row = Vec::new();
         for &(f, t) in &ranges {
             let path = format!(

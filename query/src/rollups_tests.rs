@@ -177,6 +177,42 @@ async fn every_read_shape_answers_the_same_from_rollups_as_from_raw_rows() {
         steps.iter().any(|s| s.is_empty()),
         "no file without rollups: {steps:?}"
     );
+    // A day file keeps each hour in row groups of its own.
+    let day_file = manifest
+        .files_of(FileKind::Samples, None)
+        .find(|f| f.rollup_steps() == [MINUTE_NS, HOUR_NS])
+        .unwrap();
+    let bytes = {
+        use object_store::ObjectStoreExt;
+        let path = object_store::path::Path::from(day_file.path.as_str());
+        engine
+            .store()
+            .get(&path)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    };
+    let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&bytes)
+        .unwrap();
+    assert!(
+        meta.num_row_groups() >= 20,
+        "{} row groups",
+        meta.num_row_groups()
+    );
+    for g in meta.row_groups() {
+        let Some(parquet::file::statistics::Statistics::Int64(t)) = g.column(0).statistics() else {
+            panic!("no time statistics");
+        };
+        let (lo, hi) = (*t.min_opt().unwrap(), *t.max_opt().unwrap());
+        assert_eq!(
+            lo.div_euclid(HOUR_NS),
+            hi.div_euclid(HOUR_NS),
+            "a row group spans hours"
+        );
+    }
 
     let with = QueryEngine::new(engine.clone(), QueryConfig::default()).unwrap();
     let raw = QueryEngine::new(

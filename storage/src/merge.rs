@@ -28,6 +28,7 @@ use crate::paths::{ColdPath, hour_start};
 use crate::rollup::{self, RollupFile, RollupWriter};
 use crate::schema;
 use crate::series_index;
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use object_store::{ObjectStoreExt, path::Path};
 use parquet::arrow::ArrowWriter;
@@ -217,9 +218,11 @@ async fn merge_group(
         _ => None,
     };
     let write_raw = files.len() >= 2;
-    let merged =
-        crate::supervise::background("merge", move || merge_bytes(kind, raw, write_raw, step))
-            .await??;
+    let by_hour = kind == FileKind::Samples && at.is_some_and(|(_, _, l)| l == Level::Day);
+    let merged = crate::supervise::background("merge", move || {
+        merge_bytes(kind, raw, write_raw, step, by_hour)
+    })
+    .await??;
 
     // Publish: one manifest version drops the old files and adds the new.
     let _guard = engine.inner.compaction.lock().await;
@@ -338,11 +341,36 @@ async fn merge_group(
 /// The merged file's bytes and row count (when `write_raw`) and the
 /// rollup at `rollup_step`: the inputs read a batch at a time and merged
 /// in order into the Parquet writers.
+/// The merge order of a day's samples: hour first, so each hour's rows
+/// are together and a row group holds one hour (queries over part of a
+/// day prune the rest by the row groups' time statistics). An hour file
+/// is in this order already.
+const HOUR_KEY: &str = "__hour";
+
+/// Adds [`HOUR_KEY`] (`time` in whole hours) to each batch of `input`.
+fn with_hour(input: SortedInput, schema: SchemaRef) -> SortedInput {
+    Box::new(input.map(move |b| {
+        let b = b?;
+        let time = b
+            .column_by_name(schema::COL_TIME)
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::TimestampNanosecondType>())
+            .ok_or_else(|| Error::Background {
+                what: "merge".into(),
+                reason: "a samples batch without its time column".into(),
+            })?;
+        let hours: arrow::array::Int64Array = time.unary(|t| t.div_euclid(HOUR_NS));
+        let mut columns = b.columns().to_vec();
+        columns.push(std::sync::Arc::new(hours));
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    }))
+}
+
 fn merge_bytes(
     kind: FileKind,
     raw: Vec<(String, bytes::Bytes)>,
     write_raw: bool,
     rollup_step: Option<i64>,
+    by_hour: bool,
 ) -> Result<Merged> {
     let schema = schema_of(kind);
     let mut inputs: Vec<SortedInput> = Vec::with_capacity(raw.len());
@@ -390,28 +418,86 @@ fn merge_bytes(
         None
     };
     let dedupe = kind == FileKind::Stacks;
-    let rows = merge_sorted(
-        schema,
-        inputs,
-        sort_keys(kind),
-        dedupe,
-        MERGE_BATCH_ROWS,
-        |b| {
+    let mut keys: Vec<&str> = sort_keys(kind).to_vec();
+    let mut merge_schema = schema.clone();
+    if by_hour {
+        let mut fields: Vec<arrow::datatypes::FieldRef> = schema.fields().iter().cloned().collect();
+        fields.push(std::sync::Arc::new(arrow::datatypes::Field::new(
+            HOUR_KEY,
+            arrow::datatypes::DataType::Int64,
+            false,
+        )));
+        merge_schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
+        inputs = inputs
+            .into_iter()
+            .map(|i| with_hour(i, merge_schema.clone()))
+            .collect();
+        keys.insert(0, HOUR_KEY);
+    }
+    let width = schema.fields().len();
+    let columns: Vec<usize> = (0..width).collect();
+    let mut last_hour: Option<i64> = None;
+    let rows = merge_sorted(merge_schema, inputs, &keys, dedupe, MERGE_BATCH_ROWS, |b| {
+        // Each hour of a day in row groups of its own.
+        let pieces = if by_hour {
+            split_by_hour(&b, width)
+        } else {
+            vec![b]
+        };
+        for piece in pieces {
+            let hour = if by_hour {
+                hour_of(&piece, width)
+            } else {
+                None
+            };
+            let piece = piece.project(&columns)?;
             if let Some(w) = &mut writer {
-                w.write(&b).map_err(perr)?;
+                if hour.is_some() && last_hour.is_some() && hour != last_hour {
+                    w.flush().map_err(perr)?;
+                }
+                w.write(&piece).map_err(perr)?;
             }
-            match &mut rollup {
-                Some(r) => r.push(&b),
-                None => Ok(()),
+            last_hour = hour.or(last_hour);
+            if let Some(r) = &mut rollup {
+                r.push(&piece)?;
             }
-        },
-    )?;
+        }
+        Ok(())
+    })?;
     let raw = match writer {
         Some(w) => Some((w.into_inner().map_err(perr)?, rows)),
         None => None,
     };
     let rollup = rollup.map(RollupWriter::finish).transpose()?.flatten();
     Ok(Merged { raw, rollup })
+}
+
+/// The hour column ([`HOUR_KEY`], at `at`) of the first row.
+fn hour_of(b: &RecordBatch, at: usize) -> Option<i64> {
+    let h = b
+        .column(at)
+        .as_primitive_opt::<arrow::datatypes::Int64Type>()?;
+    (!h.is_empty()).then(|| h.value(0))
+}
+
+/// `b` cut where its hour column (at `at`) changes.
+fn split_by_hour(b: &RecordBatch, at: usize) -> Vec<RecordBatch> {
+    let Some(h) = b
+        .column(at)
+        .as_primitive_opt::<arrow::datatypes::Int64Type>()
+    else {
+        return vec![b.clone()];
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..h.len() {
+        if h.value(i) != h.value(i - 1) {
+            out.push(b.slice(start, i - start));
+            start = i;
+        }
+    }
+    out.push(b.slice(start, h.len() - start));
+    out
 }
 
 async fn fetch(store: &dyn object_store::ObjectStore, path: &str) -> Result<bytes::Bytes> {

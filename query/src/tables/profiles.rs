@@ -96,7 +96,11 @@ impl ProfilesTable {
         let (mut raw, mut rolled) = (Vec::new(), Vec::new());
         for part in rollup_files::choose(snap, plan, bounds, &self.scope) {
             let files = scan::readable(&self.engine, part.files, &self.scope).await?;
-            let Some(exec) = scan::cold_exec(state, &files, samples.clone(), sample_cols, filters)?
+            // The part's ranges prune row groups too (a day file's hours).
+            let mut part_filters = filters.to_vec();
+            part_filters.extend(rollup_files::ranges_expr(&part.ranges));
+            let Some(exec) =
+                scan::cold_exec(state, &files, samples.clone(), sample_cols, &part_filters)?
             else {
                 continue;
             };

@@ -19,6 +19,9 @@
 
 use super::bounds::TimeBounds;
 use super::scan::ScanScope;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{Expr, col, lit};
+use flarego_storage::schema::COL_TIME;
 use flarego_storage::{FileEntry, FileKind, TierSnapshot};
 use std::collections::BTreeMap;
 
@@ -125,6 +128,30 @@ pub fn choose<'a>(
             step,
         })
         .collect()
+}
+
+/// `time` within one of `ranges` as a filter (`None` for no ranges:
+/// the whole query range).
+pub fn ranges_expr(ranges: &[(i64, i64)]) -> Option<Expr> {
+    let at = |v: i64| {
+        lit(ScalarValue::TimestampNanosecond(
+            Some(v),
+            Some("UTC".into()),
+        ))
+    };
+    ranges
+        .iter()
+        .map(|&(lo, hi)| {
+            let mut e = lit(true);
+            if lo != i64::MIN {
+                e = col(COL_TIME).gt_eq(at(lo));
+            }
+            if hi != i64::MAX {
+                e = e.and(col(COL_TIME).lt(at(hi)));
+            }
+            e
+        })
+        .reduce(Expr::or)
 }
 
 /// `[from, to)` split into pieces at the coarsest of `steps_desc` that
