@@ -154,6 +154,9 @@ enum Cmd {
         /// Mean distinct stacks per 10 s window.
         #[arg(long, default_value_t = 300)]
         stacks_per_window: usize,
+        /// Every one of the 2,000 stacks in every window.
+        #[arg(long, default_value_t = false)]
+        busy: bool,
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
@@ -221,8 +224,9 @@ fn main() -> anyhow::Result<()> {
             Cmd::Rollups {
                 days,
                 stacks_per_window,
+                busy,
                 runs,
-            } => rollups::run(days, stacks_per_window, runs).await,
+            } => rollups::run(days, stacks_per_window, busy, runs).await,
             Cmd::Read {
                 hours,
                 runs,

@@ -170,7 +170,12 @@ fn ms(s: f64) -> String {
     format!("{:.0} ms", s * 1000.0)
 }
 
-pub async fn run(days: usize, stacks_per_window: usize, runs: usize) -> anyhow::Result<()> {
+pub async fn run(
+    days: usize,
+    stacks_per_window: usize,
+    busy: bool,
+    runs: usize,
+) -> anyhow::Result<()> {
     let days = days.max(7);
     let moto = MotoS3::start()?;
     moto.create_bucket(BUCKET).await?;
@@ -179,6 +184,7 @@ pub async fn run(days: usize, stacks_per_window: usize, runs: usize) -> anyhow::
     let shape = Shape {
         windows: days * 8640,
         samples_per_window: stacks_per_window,
+        every_stack: busy,
         ..Shape::default()
     };
     let end = now_ns().div_euclid(DAY_NS) * DAY_NS;
@@ -284,8 +290,13 @@ pub async fn run(days: usize, stacks_per_window: usize, runs: usize) -> anyhow::
     drop(moto);
 
     println!(
-        "\ndata: {days} days of the synthetic service ({} stacks, ~{stacks_per_window} per 10 s window), {rows} raw rows, {} MiB raw Parquet on moto S3",
+        "\ndata: {days} days of the synthetic service ({} stacks, {} per 10 s window), {rows} raw rows, {} MiB raw Parquet on moto S3",
         shape.stacks,
+        if busy {
+            "every one".to_string()
+        } else {
+            format!("~{stacks_per_window}")
+        },
         raw_bytes / 1_048_576
     );
     println!(
