@@ -55,6 +55,7 @@ mod locks;
 pub mod manifest;
 pub mod manifest_log;
 pub(crate) mod merge;
+mod merge_order;
 pub mod model;
 pub mod node;
 pub mod paths;

@@ -24,11 +24,11 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::kway::{SortedInput, merge_sorted};
 use crate::manifest::{FileEntry, FileKind, Manifest};
+use crate::merge_order::{HOUR_KEY, hour_of, split_by_hour, with_hour};
 use crate::paths::{ColdPath, hour_start};
 use crate::rollup::{self, RollupFile, RollupWriter};
 use crate::schema;
 use crate::series_index;
-use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use object_store::{ObjectStoreExt, path::Path};
 use parquet::arrow::ArrowWriter;
@@ -341,30 +341,6 @@ async fn merge_group(
 /// The merged file's bytes and row count (when `write_raw`) and the
 /// rollup at `rollup_step`: the inputs read a batch at a time and merged
 /// in order into the Parquet writers.
-/// The merge order of a day's samples: hour first, so each hour's rows
-/// are together and a row group holds one hour (queries over part of a
-/// day prune the rest by the row groups' time statistics). An hour file
-/// is in this order already.
-const HOUR_KEY: &str = "__hour";
-
-/// Adds [`HOUR_KEY`] (`time` in whole hours) to each batch of `input`.
-fn with_hour(input: SortedInput, schema: SchemaRef) -> SortedInput {
-    Box::new(input.map(move |b| {
-        let b = b?;
-        let time = b
-            .column_by_name(schema::COL_TIME)
-            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::TimestampNanosecondType>())
-            .ok_or_else(|| Error::Background {
-                what: "merge".into(),
-                reason: "a samples batch without its time column".into(),
-            })?;
-        let hours: arrow::array::Int64Array = time.unary(|t| t.div_euclid(HOUR_NS));
-        let mut columns = b.columns().to_vec();
-        columns.push(std::sync::Arc::new(hours));
-        Ok(RecordBatch::try_new(schema.clone(), columns)?)
-    }))
-}
-
 fn merge_bytes(
     kind: FileKind,
     raw: Vec<(String, bytes::Bytes)>,
@@ -470,34 +446,6 @@ fn merge_bytes(
     };
     let rollup = rollup.map(RollupWriter::finish).transpose()?.flatten();
     Ok(Merged { raw, rollup })
-}
-
-/// The hour column ([`HOUR_KEY`], at `at`) of the first row.
-fn hour_of(b: &RecordBatch, at: usize) -> Option<i64> {
-    let h = b
-        .column(at)
-        .as_primitive_opt::<arrow::datatypes::Int64Type>()?;
-    (!h.is_empty()).then(|| h.value(0))
-}
-
-/// `b` cut where its hour column (at `at`) changes.
-fn split_by_hour(b: &RecordBatch, at: usize) -> Vec<RecordBatch> {
-    let Some(h) = b
-        .column(at)
-        .as_primitive_opt::<arrow::datatypes::Int64Type>()
-    else {
-        return vec![b.clone()];
-    };
-    let mut out = Vec::new();
-    let mut start = 0;
-    for i in 1..h.len() {
-        if h.value(i) != h.value(i - 1) {
-            out.push(b.slice(start, i - start));
-            start = i;
-        }
-    }
-    out.push(b.slice(start, h.len() - start));
-    out
 }
 
 async fn fetch(store: &dyn object_store::ObjectStore, path: &str) -> Result<bytes::Bytes> {
