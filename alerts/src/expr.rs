@@ -7,6 +7,9 @@
 //! grouped `by (label, …)`.
 //!
 //! Errors name the line and column of the text and what was expected.
+//! Matchers are the read API's ([`Matcher`]), as in its selectors.
+
+pub use flarego_query::read::matchers::{Matcher, Op};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,23 +20,6 @@ pub enum CmpOp {
     Ge,
     Eq,
     Ne,
-}
-
-/// How a matcher compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchOp {
-    Eq,
-    Ne,
-    Re,
-    NotRe,
-}
-
-/// `name op "value"`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Matcher {
-    pub name: String,
-    pub op: MatchOp,
-    pub value: String,
 }
 
 /// A metric by name with label matchers.
@@ -493,10 +479,10 @@ impl Parser {
     fn matcher(&mut self) -> Result<Matcher, ParseError> {
         let name = self.ident("a label or frame name")?;
         let op = match self.peek() {
-            Some(Tok::Sym("=")) => MatchOp::Eq,
-            Some(Tok::Sym("!=")) => MatchOp::Ne,
-            Some(Tok::Sym("=~")) => MatchOp::Re,
-            Some(Tok::Sym("!~")) => MatchOp::NotRe,
+            Some(Tok::Sym("=")) => Op::Eq,
+            Some(Tok::Sym("!=")) => Op::Ne,
+            Some(Tok::Sym("=~")) => Op::Re,
+            Some(Tok::Sym("!~")) => Op::NotRe,
             _ => return Err(self.error("=, !=, =~ or !~")),
         };
         self.pos += 1;
@@ -526,7 +512,7 @@ impl Parser {
 mod tests {
     use super::*;
 
-    fn sel(metric: &str, matchers: &[(&str, MatchOp, &str)]) -> Selector {
+    fn sel(metric: &str, matchers: &[(&str, Op, &str)]) -> Selector {
         Selector {
             metric: metric.into(),
             matchers: matchers
@@ -561,7 +547,7 @@ mod tests {
             (func, profile_type, n),
             (ProfileFn::Goroutines, None, 1000.0)
         );
-        assert_eq!(matchers[1].op, MatchOp::Re);
+        assert_eq!(matchers[1].op, Op::Re);
         assert_eq!(matchers[1].value, r"main\..*");
 
         let e = parse(r#"share(cpu, frame = "runtime.mallocgc") > 20% and go_heap_inuse_bytes{service="api"} > 512MiB"#).unwrap();
@@ -573,7 +559,7 @@ mod tests {
             *r,
             Expr::Compare(
                 Operand::Metric {
-                    selector: sel("go_heap_inuse_bytes", &[("service", MatchOp::Eq, "api")]),
+                    selector: sel("go_heap_inuse_bytes", &[("service", Op::Eq, "api")]),
                     by: vec![]
                 },
                 CmpOp::Gt,

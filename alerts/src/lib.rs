@@ -10,10 +10,9 @@
 //! ```
 //!
 //! Compiling an [`Expr`] to SQL over `profiles` and `metrics`, the rule
-//! file, evaluation states and sinks are not built yet.
+//! file, evaluation states and sinks are not built yet. Matchers are the
+//! read API's (`flarego_query::read::matchers`).
 
 pub mod expr;
 
-pub use expr::{
-    CmpOp, Expr, MatchOp, Matcher, Operand, OverFn, ParseError, ProfileFn, Selector, parse,
-};
+pub use expr::{CmpOp, Expr, Matcher, Op, Operand, OverFn, ParseError, ProfileFn, Selector, parse};

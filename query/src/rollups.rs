@@ -23,6 +23,7 @@
 
 use crate::tables::{ProfilesTable, RollupPlan};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::{provider_as_source, source_as_provider};
@@ -190,9 +191,10 @@ fn aggregate_allowed(env: &HashMap<String, Kind>, e: &Expr) -> bool {
 fn env_of(plan: &LogicalPlan, range: &mut (i64, i64)) -> Option<HashMap<String, Kind>> {
     match plan {
         LogicalPlan::TableScan(scan) => {
-            profiles_of(scan)?;
-            let env: HashMap<String, Kind> = scan
-                .projected_schema
+            // Every column of the table: a filter may bound one the
+            // scan does not output.
+            let env: HashMap<String, Kind> = profiles_of(scan)?
+                .schema()
                 .fields()
                 .iter()
                 .map(|f| {
@@ -205,14 +207,8 @@ fn env_of(plan: &LogicalPlan, range: &mut (i64, i64)) -> Option<HashMap<String, 
                     (f.name().clone(), k)
                 })
                 .collect();
-            // The time column may be projected away while a filter
-            // still bounds it.
-            let mut full = env.clone();
-            full.insert(COL_TIME.into(), Kind::Time);
-            full.insert(COL_VALUE.into(), Kind::Value);
-            full.insert(COL_DURATION.into(), Kind::Other);
             for f in &scan.filters {
-                narrow(&full, f, range)?;
+                narrow(&env, f, range)?;
             }
             Some(env)
         }

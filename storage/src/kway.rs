@@ -18,6 +18,22 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// A sorted input: its batches, in order.
+/// The positions of `keys` in `schema` and a converter of those columns
+/// to comparable rows.
+pub(crate) fn key_rows(schema: &SchemaRef, keys: &[&str]) -> Result<(Vec<usize>, RowConverter)> {
+    let key_idx: Vec<usize> = keys
+        .iter()
+        .map(|k| schema.index_of(k))
+        .collect::<std::result::Result<_, _>>()?;
+    let converter = RowConverter::new(
+        key_idx
+            .iter()
+            .map(|i| SortField::new(schema.field(*i).data_type().clone()))
+            .collect(),
+    )?;
+    Ok((key_idx, converter))
+}
+
 pub type SortedInput = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 
 struct Cursor {
@@ -37,16 +53,7 @@ pub fn merge_sorted(
     batch_rows: usize,
     mut emit: impl FnMut(RecordBatch) -> Result<()>,
 ) -> Result<u64> {
-    let key_idx: Vec<usize> = keys
-        .iter()
-        .map(|k| schema.index_of(k))
-        .collect::<std::result::Result<_, _>>()?;
-    let converter = RowConverter::new(
-        key_idx
-            .iter()
-            .map(|i| SortField::new(schema.field(*i).data_type().clone()))
-            .collect(),
-    )?;
+    let (key_idx, converter) = key_rows(&schema, keys)?;
     let mut cursors: Vec<Cursor> = inputs
         .into_iter()
         .map(|input| Cursor {

@@ -27,7 +27,7 @@ use crate::schema;
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, TimestampNanosecondArray};
 use arrow::compute::interleave;
 use arrow::datatypes::{Int64Type, SchemaRef, TimestampNanosecondType};
-use arrow::row::{OwnedRow, RowConverter, SortField};
+use arrow::row::{OwnedRow, RowConverter};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use std::sync::Arc;
@@ -98,16 +98,7 @@ impl RollupWriter {
     /// included: a rollup holds the same series as its input).
     pub fn new(step_ns: i64, props: WriterProperties) -> Result<Self> {
         let schema = schema::samples_schema();
-        let key_idx = KEY_COLUMNS
-            .iter()
-            .map(|c| schema.index_of(c))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let converter = RowConverter::new(
-            key_idx
-                .iter()
-                .map(|i| SortField::new(schema.field(*i).data_type().clone()))
-                .collect(),
-        )?;
+        let (key_idx, converter) = crate::kway::key_rows(&schema, &KEY_COLUMNS)?;
         let writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
             .map_err(|source| perr(step_ns, source))?;
         Ok(RollupWriter {
