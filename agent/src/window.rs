@@ -224,6 +224,22 @@ fn add_memstats(m: &MemStats, carry: &mut Carry, t: i64, out: &mut Vec<MetricPoi
 mod tests {
     use super::*;
 
+    /// Alert rules check metric names against the shared catalog; a
+    /// metric added here must be added there.
+    #[test]
+    fn every_metric_the_agent_sends_is_in_the_shared_catalog() {
+        let catalog = flarego_proto::agent_metrics::NAMES;
+        let mut seen = 0;
+        for src in [include_str!("window.rs"), include_str!("run.rs")] {
+            for piece in src.split("point(\"").skip(1) {
+                let name = &piece[..piece.find('"').unwrap()];
+                assert!(catalog.contains(&name), "{name} is not in agent_metrics::NAMES");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 20, "found {seen} metric names");
+    }
+
     fn named(out: &[MetricPoint], name: &str) -> Vec<f64> {
         out.iter()
             .filter(|p| p.name == name)

@@ -1,18 +1,36 @@
 //! # flarego-alerts
 //!
-//! Alerts as continuous queries over the tables users query. This crate
-//! holds, so far, the rule expression language:
+//! Alerts as continuous queries over the tables users query.
 //!
 //! ```text
-//! rule expr text ──▶ lexer (tokens with line:column) ──▶ parser ──▶ Expr
-//!   'share(cpu, frame = "runtime.mallocgc") > 20% and
-//!    go_heap_inuse_bytes{service="api"} > 512MiB'
+//! rules.toml / PUT /api/v1/alerts/rules
+//!   └─ rules::load ─ expr::parse ─ compile (one SQL per operand, thresholds kept out)
+//!      template::Template (summary, description), sinks::SinkConfig
+//! engine::AlertEngine, every tick:
+//!   due rules ─▶ distinct (tenant, SQL) ─▶ QueryEngine (hot ∪ cold) ─▶ rows per group
+//!   ─▶ condition::evaluate ─▶ state::step (pending → firing → resolved)
+//!   ─▶ history (the `alerts` table) + store (state.json)
+//!   ─▶ Notification ─▶ sinks::delivery::SinkQueue per sink (timeout, retry with
+//!      backoff and jitter, dead letter) ─▶ log | slack | webhook | jira
 //! ```
 //!
-//! Compiling an [`Expr`] to SQL over `profiles` and `metrics`, the rule
-//! file, evaluation states and sinks are not built yet. Matchers are the
-//! read API's (`flarego_query::read::matchers`).
+//! Rule errors name the rule, line and reason; a file that does not load
+//! never replaces the rules in force. Matchers are the read API's
+//! (`flarego_query::read::matchers`).
 
+pub mod compile;
+pub mod condition;
+pub mod engine;
 pub mod expr;
+pub mod history;
+pub mod metrics;
+pub mod notification;
+pub mod rules;
+pub mod sinks;
+pub mod state;
+pub mod store;
+pub mod template;
 
+pub use engine::{AlertEngine, AlertError, AlertsConfig, Clock, SystemClock};
 pub use expr::{CmpOp, Expr, Matcher, Op, Operand, OverFn, ParseError, ProfileFn, Selector, parse};
+pub use rules::{LoadError, Origin, RuleSet};

@@ -55,3 +55,36 @@ pub mod flarego {
 }
 
 pub use perftools::profiles as pprof;
+
+/// The metric names an agent's chunks carry (`agent.v1` metric points):
+/// the vocabulary alert rules are checked against.
+pub mod agent_metrics {
+    pub const NAMES: &[&str] = &[
+        "go_goroutines",
+        "go_goroutines_wait_minutes_max",
+        "go_goroutines_blocked",
+        "go_goroutines_total",
+        "go_heap_inuse_bytes",
+        "go_heap_alloc_bytes",
+        "go_heap_objects",
+        "go_gc_count",
+        "go_gc_pause_ns",
+        "go_gc_pause_p50_ns",
+        "go_gc_pause_p99_ns",
+        "go_gc_pause_max_ns",
+        "go_gc_pauses_lost",
+        "agent_cpu_percent",
+        "agent_rss_bytes",
+        "agent_buffered_chunks",
+        "agent_buffered_bytes",
+        "agent_dropped_chunks_total",
+        "agent_refused_chunks_total",
+        "agent_window_seq",
+        "agent_scrape_errors",
+        "agent_perf_samples",
+        "agent_perf_lost_samples",
+        "agent_perf_threads",
+        "agent_perf_achieved_hz",
+        "agent_perf_errors",
+    ];
+}

@@ -36,4 +36,4 @@ pub mod tables;
 pub mod udf;
 
 pub use error::{Error, Result};
-pub use session::{QueryConfig, QueryEngine, QueryOutput};
+pub use session::{QueryConfig, QueryEngine, QueryOutput, TenantTable};

@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::late_frames::LateFrames;
 use crate::tables::{MetricsTable, ProfilesTable, ScanScope};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -49,10 +50,21 @@ impl Default for QueryConfig {
     }
 }
 
+/// A table whose rows live outside the storage engine (the alert history,
+/// say), shown to each session scoped to its tenant.
+pub trait TenantTable: Send + Sync {
+    /// The table as `tenant` sees it (every tenant's rows for `None`).
+    fn provider(&self, tenant: Option<&TenantId>) -> Arc<dyn TableProvider>;
+}
+
+/// Tables registered beside `profiles` and `metrics`.
+type ExtraTables = Arc<parking_lot::RwLock<Vec<(String, Arc<dyn TenantTable>)>>>;
+
 /// Answers SQL over the engine's hot and cold data.
 #[derive(Clone)]
 pub struct QueryEngine {
     engine: Engine,
+    extra_tables: ExtraTables,
     runtime: Arc<RuntimeEnv>,
     config: QueryConfig,
     /// `frames_of(stack_id)` over the engine's stack table.
@@ -123,6 +135,7 @@ impl QueryEngine {
             .map_err(|e| Error::Execution(format!("cannot start the query threads: {e}")))?;
         Ok(QueryEngine {
             engine,
+            extra_tables: ExtraTables::default(),
             runtime,
             config,
             frames_of,
@@ -132,6 +145,13 @@ impl QueryEngine {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Adds a table to every later session (replacing one of that name).
+    pub fn register_tenant_table(&self, name: &str, table: Arc<dyn TenantTable>) {
+        let mut tables = self.extra_tables.write();
+        tables.retain(|(n, _)| n != name);
+        tables.push((name.to_string(), table));
     }
 
     /// A session whose tables show only `tenant`'s rows (all rows if `None`).
@@ -159,7 +179,7 @@ impl QueryEngine {
         }
         let state = state.build();
         let ctx = SessionContext::new_with_state(state);
-        let scope = ScanScope::new(tenant);
+        let scope = ScanScope::new(tenant.clone());
         // Registering into a fresh context cannot collide; errors here
         // would mean a programming mistake, so they are logged.
         if let Err(e) = ctx.register_table(
@@ -177,6 +197,11 @@ impl QueryEngine {
             Arc::new(MetricsTable::new(self.engine.clone(), scope.clone())),
         ) {
             tracing::error!(error = %e, "cannot register metrics");
+        }
+        for (name, table) in self.extra_tables.read().iter() {
+            if let Err(e) = ctx.register_table(name.as_str(), table.provider(tenant.as_ref())) {
+                tracing::error!(error = %e, table = %name, "cannot register a table");
+            }
         }
         for udf in crate::udf::profiling_udfs() {
             ctx.register_udf(udf);
@@ -215,6 +240,25 @@ impl QueryEngine {
             Ok(r) => r,
             Err(e) => Err(Error::Execution(format!("query task failed: {e}"))),
         }
+    }
+
+    /// Plans `sql` without running it, under the same read-only rules as
+    /// [`QueryEngine::sql`]: the schema of its answer, or why it is refused
+    /// (a syntax error, an unknown table or column, a statement that writes).
+    pub async fn check(&self, tenant: Option<TenantId>, sql: &str) -> Result<SchemaRef> {
+        let (ctx, _) = self.session_with_scope(tenant);
+        let plan = ctx
+            .state()
+            .create_logical_plan(sql)
+            .await
+            .map_err(Error::from_datafusion)?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| Error::NotReadOnly(e.strip_backtrace()))?;
+        Ok(Arc::new(plan.schema().as_arrow().clone()))
     }
 
     async fn sql_here(&self, tenant: Option<TenantId>, sql: &str) -> Result<QueryOutput> {

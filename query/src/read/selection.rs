@@ -191,6 +191,27 @@ fn subject(name: &str, table: Table) -> String {
     }
 }
 
+/// One matcher as a condition over `profiles` (a column or a label).
+pub fn profiles_matcher_sql(m: &Matcher) -> String {
+    matcher_sql(m, Table::Profiles)
+}
+
+/// One matcher as a condition over `metrics` (a column or a label).
+pub fn metrics_matcher_sql(m: &Matcher) -> String {
+    matcher_sql(m, Table::Metrics)
+}
+
+/// The SQL expression naming a label or column of `profiles` (a missing
+/// label reads as `''`). Names are `[A-Za-z0-9_.]`.
+pub fn profiles_subject(name: &str) -> String {
+    subject(name, Table::Profiles)
+}
+
+/// [`profiles_subject`] over `metrics`.
+pub fn metrics_subject(name: &str) -> String {
+    subject(name, Table::Metrics)
+}
+
 fn matcher_sql(m: &Matcher, table: Table) -> String {
     let s = subject(&m.name, table);
     let v = quote(&m.value);

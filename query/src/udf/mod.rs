@@ -5,15 +5,19 @@
 //! - `has_frame(frames, pattern)`: true if any frame matches `pattern`, a
 //!   SQL `LIKE` pattern (`%` any run, `_` one character; no wildcard means
 //!   an exact match).
+//! - `has_frame_regex(frames, regex)`: true if any frame matches the
+//!   regular expression (unanchored, as `regexp_like`).
 //! - `frames_of(stack_id)` (internal): attaches frames to sample rows.
 
 mod frames_of;
 mod has_frame;
+mod has_frame_regex;
 mod leaf;
 mod like;
 
 pub use frames_of::FramesOf;
 pub use has_frame::HasFrame;
+pub use has_frame_regex::HasFrameRegex;
 pub use leaf::{Leaf, Root};
 pub use like::LikePattern;
 
@@ -25,5 +29,6 @@ pub fn profiling_udfs() -> Vec<ScalarUDF> {
         ScalarUDF::from(Leaf::new()),
         ScalarUDF::from(Root::new()),
         ScalarUDF::from(HasFrame::new()),
+        ScalarUDF::from(HasFrameRegex::new()),
     ]
 }
