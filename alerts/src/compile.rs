@@ -256,13 +256,19 @@ impl Compiler<'_, '_> {
             .iter()
             .partition(|m| matches!(m.name.as_str(), "frame" | "leaf" | "state"));
         let needs_frames = content.iter().any(|m| m.name != "state");
-        let needs_state = content.iter().any(|m| m.name == "state");
+        // `by (state)` already brings the column.
+        let needs_state =
+            content.iter().any(|m| m.name == "state") && !keys.iter().any(|k| k == "state");
+        let snapshot = SNAPSHOT_TYPES.contains(&profile_type);
         let mut filter = vec![
             format!("profile_type = {}", quote(profile_type)),
             self.lookback(self.lookback_ns),
         ];
         filter.extend(series.iter().map(|m| profiles_matcher_sql(m)));
-        let mut cols = vec![key_cols, "time".to_string()];
+        let mut cols = vec![key_cols];
+        if snapshot {
+            cols.push("time".into());
+        }
         if needs_state {
             cols.push("coalesce(state, '') AS state".into());
         }
@@ -273,7 +279,12 @@ impl Compiler<'_, '_> {
             "SELECT {}, sum(value) AS v FROM profiles WHERE {} GROUP BY {}",
             cols.join(", "),
             filter.join(" AND "),
-            positions(keys.len() + 1 + usize::from(needs_state) + usize::from(needs_frames))
+            positions(
+                keys.len()
+                    + usize::from(snapshot)
+                    + usize::from(needs_state)
+                    + usize::from(needs_frames)
+            )
         );
         let hit = if content.is_empty() {
             "v".to_string()
@@ -288,7 +299,7 @@ impl Compiler<'_, '_> {
             }
             ProfileFn::Goroutines | ProfileFn::Value => "CAST(hit AS DOUBLE)",
         };
-        let sql = if SNAPSHOT_TYPES.contains(&profile_type) {
+        let sql = if snapshot {
             let per_window = format!(
                 "SELECT {k}, time, sum({hit}) AS hit, sum(v) AS total FROM ({inner}) GROUP BY {k}, time"
             );

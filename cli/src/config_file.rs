@@ -70,6 +70,10 @@ pub struct ServerFile {
     pub query_memory_bytes: Option<String>,
     pub max_result_rows: Option<usize>,
     pub query_rollups: Option<bool>,
+    /// The alert rule file (`--alert-rules`).
+    pub alert_rules: Option<String>,
+    pub alert_shared_scans: Option<bool>,
+    pub alert_query_timeout: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
     pub tls_client_ca: Option<String>,

@@ -9,6 +9,7 @@
 //! environment variables and may be layered over a TOML config file.
 
 mod admin_cmd;
+mod alerts_cmd;
 mod agent_cmd;
 mod config_file;
 mod demo_cmd;
@@ -50,6 +51,9 @@ enum Command {
     /// version; and compact on a running server.
     #[command(subcommand)]
     Admin(Box<admin_cmd::AdminCmd>),
+    /// Alert rule files: check one and print the SQL each rule becomes.
+    #[command(subcommand)]
+    Alerts(alerts_cmd::AlertsCmd),
     /// Mint tokens for the built-in HS256 issuer.
     #[command(subcommand)]
     Token(token_cmd::TokenCmd),
@@ -92,6 +96,7 @@ fn run() -> anyhow::Result<()> {
             Command::Agent(args) => agent_cmd::run_agent(*args).await,
             Command::Demo(args) => demo_cmd::run(args).await,
             Command::Token(cmd) => token_cmd::run(cmd),
+            Command::Alerts(cmd) => alerts_cmd::run(cmd),
             Command::Admin(cmd) => admin_cmd::run(*cmd).await,
         }
     })

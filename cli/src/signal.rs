@@ -17,3 +17,4 @@ pub async fn shutdown_signal() {
         _ = term => {}
     }
 }
+

@@ -23,6 +23,8 @@ pub enum Error {
     Startup(String),
     #[error("{0}")]
     Tls(String),
+    #[error("alert rules: {0}")]
+    Alerts(#[from] flarego_alerts::AlertError),
 }
 
 /// Result type of the server crate.

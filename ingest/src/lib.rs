@@ -38,5 +38,6 @@ pub mod tls;
 pub mod ui;
 
 pub use error::{ApiError, Error, Result};
+pub use flarego_alerts::{AlertEngine, AlertsConfig};
 pub use limits::Limits;
 pub use server::{RunningServer, ServerConfig, start};

@@ -41,6 +41,9 @@ pub struct ServerConfig {
     pub browser: crate::browser::BrowserPolicy,
     /// Where the web UI's files come from (built in, or `--ui-dir`).
     pub ui: crate::ui::UiSource,
+    /// Alert rules and their evaluation; `dir` is set under the data
+    /// directory at start.
+    pub alerts: flarego_alerts::AlertsConfig,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +61,7 @@ impl Default for ServerConfig {
             connections: Default::default(),
             browser: Default::default(),
             ui: Default::default(),
+            alerts: flarego_alerts::AlertsConfig::new(std::path::PathBuf::new()),
         }
     }
 }
@@ -91,6 +95,11 @@ impl RunningServer {
     pub fn engine(&self) -> Option<Engine> {
         self.state.ready().ok().map(|r| r.engine.clone())
     }
+
+    /// The alert engine, once ready.
+    pub fn alerts(&self) -> Option<flarego_alerts::AlertEngine> {
+        self.state.ready().ok().map(|r| r.alerts.clone())
+    }
 }
 
 /// The HTTP routes, with every request body given its deadline and,
@@ -113,6 +122,7 @@ pub fn router(
         .route("/api/v1/query", post(routes::query::query))
         .merge(routes::read::routes())
         .route("/api/v1/admin/flush", post(routes::admin::flush))
+        .merge(routes::alerts::routes())
         .route("/api/v1/agent/ws", get(routes::agent_ws::upgrade))
         .merge(crate::ui::routes(ui))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -141,8 +151,14 @@ fn tokio_stream_of(
 /// Binds the listener and returns; storage is opened (and the WAL
 /// replayed) in the background, and `/ready` turns 200 when that is done
 /// (see [`RunningServer::ready`]).
-pub async fn start(config: ServerConfig) -> Result<RunningServer> {
+pub async fn start(mut config: ServerConfig) -> Result<RunningServer> {
     let started = Instant::now();
+    config.alerts.dir = config.storage.data_dir.join("alerts");
+    // A rule file that does not even parse stops the server before it
+    // listens; names are checked against the data once storage is open.
+    if let Some(path) = &config.alerts.rules_file {
+        flarego_alerts::rules::precheck(path, &config.alerts.default_tenant)?;
+    }
     let listener = TcpListener::bind(&config.http_addr)
         .await
         .map_err(|source| Error::Bind {
@@ -221,11 +237,22 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         tokio::spawn(async move {
             let engine = Engine::open(config.storage.clone(), Arc::new(replay_decoder)).await?;
             let query = QueryEngine::new(engine.clone(), config.query.clone())?;
+            let alerts = flarego_alerts::AlertEngine::start(
+                query.clone(),
+                config.alerts.clone(),
+                Arc::new(flarego_alerts::SystemClock),
+            )
+            .await?;
+            alerts.spawn();
             let replayed = engine
                 .stats()
                 .replayed_records
                 .load(std::sync::atomic::Ordering::Relaxed);
-            state.set_ready(Ready { engine, query });
+            state.set_ready(Ready {
+                engine,
+                query,
+                alerts,
+            });
             tracing::info!(
                 data_dir = %config.storage.data_dir.display(),
                 replayed_records = replayed,

@@ -35,6 +35,7 @@ pub struct AppState {
 pub struct Ready {
     pub engine: Engine,
     pub query: QueryEngine,
+    pub alerts: flarego_alerts::AlertEngine,
 }
 
 /// Request counters for `/metrics`.

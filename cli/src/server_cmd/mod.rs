@@ -47,6 +47,17 @@ pub struct ServerArgs {
     /// instead of the copy built into the binary.
     #[arg(long, env = "FLAREGO_UI_DIR")]
     ui_dir: Option<PathBuf>,
+    /// Alert rules (TOML: `[[rule]]`, `[[sink]]`); reloaded on SIGHUP and
+    /// when the file changes. A file that does not load stops the start.
+    #[arg(long, env = "FLAREGO_ALERT_RULES")]
+    alert_rules: Option<PathBuf>,
+    /// Rules reading the same selection share one query per evaluation
+    /// (off: each rule runs its own; for comparison).
+    #[arg(long, env = "FLAREGO_ALERT_SHARED_SCANS")]
+    alert_shared_scans: Option<bool>,
+    /// Longest one alert rule query may run. Default 30s.
+    #[arg(long, env = "FLAREGO_ALERT_QUERY_TIMEOUT")]
+    alert_query_timeout: Option<String>,
     /// Print the bound HTTP address as `listening on http://ADDR` on stdout.
     #[arg(long, env = "FLAREGO_PRINT_ADDR", default_value_t = false)]
     print_addr: bool,
@@ -83,10 +94,19 @@ impl ServerArgs {
             check_loopback("grpc-addr", &net.grpc_addr)?;
         }
         let limits = self.limits.resolve(&file)?;
+        let storage = self.storage.resolve(&file)?;
+        let mut alerts = flarego_ingest::AlertsConfig::new(storage.data_dir.join("alerts"));
+        alerts.rules_file = layered(self.alert_rules, &file.alert_rules.map(PathBuf::from));
+        if let Some(v) = layered(self.alert_shared_scans, &file.alert_shared_scans) {
+            alerts.share_scans = v;
+        }
+        if let Some(v) = layered(self.alert_query_timeout, &file.alert_query_timeout) {
+            alerts.query_timeout = duration("alert-query-timeout", &v)?;
+        }
         Ok(ServerConfig {
             http_addr: net.http_addr,
             grpc_addr: net.grpc_addr,
-            storage: self.storage.resolve(&file)?,
+            storage,
             query: limits.query,
             limits: limits.limits,
             auth,
@@ -99,6 +119,7 @@ impl ServerArgs {
                 Some(dir) => flarego_ingest::ui::UiSource::Dir(dir),
                 None => Default::default(),
             },
+            alerts,
         })
     }
 }
@@ -148,6 +169,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
     }
     let failure = server.engine().map(|e| e.watcher());
+    if let Some(alerts) = server.alerts() {
+        tokio::spawn(reload_on_hangup(alerts));
+    }
     let failed = async {
         match failure {
             Some(w) => w.failed().await,
@@ -162,4 +186,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         why = failed => bail!("storage failed, stopping: {why}"),
     }
     Ok(())
+}
+
+/// Reloads the alert rule file on each SIGHUP (a file that does not load
+/// is refused and the rules in force keep running).
+pub async fn reload_on_hangup(alerts: flarego_ingest::AlertEngine) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading alert rules");
+        let _ = alerts.reload().await;
+    }
 }

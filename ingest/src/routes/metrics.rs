@@ -129,6 +129,7 @@ pub async fn metrics(
         );
     }
     if let Ok(ready) = state.ready() {
+        alert_metrics(o, ready.alerts.metrics());
         let s = ready.engine.stats();
         counter(
             o,
@@ -262,4 +263,62 @@ pub async fn metrics(
         gauge(o, "flarego_hot_windows", "Windows in memory.", hot.windows);
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
+
+/// The alert engine's counters.
+fn alert_metrics(o: &mut String, a: &flarego_alerts::metrics::AlertMetrics) {
+    let counters: [(&str, &str, &AtomicU64); 9] = [
+        ("flarego_alert_evaluations_total", "Rule evaluations.", &a.evaluations),
+        (
+            "flarego_alert_evaluation_failures_total",
+            "Rule evaluations that failed (query error or timeout).",
+            &a.evaluation_failures,
+        ),
+        (
+            "flarego_alert_queries_total",
+            "Queries run by rules (rules sharing a selection share one).",
+            &a.queries,
+        ),
+        (
+            "flarego_alert_notifications_sent_total",
+            "Notifications delivered by sinks.",
+            &a.notifications_sent,
+        ),
+        (
+            "flarego_alert_notifications_retried_total",
+            "Notification attempts that failed and were retried.",
+            &a.notifications_retried,
+        ),
+        (
+            "flarego_alert_notifications_dead_total",
+            "Notifications given up on (dead-letter records).",
+            &a.notifications_dead,
+        ),
+        ("flarego_alert_reloads_total", "Rule file reloads.", &a.reloads),
+        (
+            "flarego_alert_reload_failures_total",
+            "Rule files refused on reload (the old rules kept running).",
+            &a.reload_failures,
+        ),
+        ("flarego_alert_rules", "Rules loaded.", &a.rules),
+    ];
+    for (name, help, v) in counters {
+        if name == "flarego_alert_rules" {
+            gauge(o, name, help, v.load(Ordering::Relaxed));
+        } else {
+            counter(o, name, help, v);
+        }
+    }
+    gauge(
+        o,
+        "flarego_alert_firing",
+        "Alert instances firing now.",
+        a.firing.load(Ordering::Relaxed),
+    );
+    gauge(
+        o,
+        "flarego_alert_evaluation_seconds_total",
+        "Time spent evaluating rules, in seconds.",
+        a.evaluation_ns.load(Ordering::Relaxed) as f64 / 1e9,
+    );
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod agent_ws;
+pub mod alerts;
 pub mod api_ingest;
 pub mod health;
 pub mod legacy_ingest;
