@@ -233,7 +233,10 @@ mod tests {
         for src in [include_str!("window.rs"), include_str!("run.rs")] {
             for piece in src.split("point(\"").skip(1) {
                 let name = &piece[..piece.find('"').unwrap()];
-                assert!(catalog.contains(&name), "{name} is not in agent_metrics::NAMES");
+                assert!(
+                    catalog.contains(&name),
+                    "{name} is not in agent_metrics::NAMES"
+                );
                 seen += 1;
             }
         }

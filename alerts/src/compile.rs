@@ -124,12 +124,14 @@ impl Compiler<'_, '_> {
     fn cond(&mut self, e: &Expr, negated: bool) -> Result<Cond, CompileError> {
         Ok(match (e, negated) {
             (Expr::Not(inner), n) => self.cond(inner, !n)?,
-            (Expr::And(a, b), false) | (Expr::Or(a, b), true) => {
-                Cond::And(Box::new(self.cond(a, negated)?), Box::new(self.cond(b, negated)?))
-            }
-            (Expr::Or(a, b), false) | (Expr::And(a, b), true) => {
-                Cond::Or(Box::new(self.cond(a, negated)?), Box::new(self.cond(b, negated)?))
-            }
+            (Expr::And(a, b), false) | (Expr::Or(a, b), true) => Cond::And(
+                Box::new(self.cond(a, negated)?),
+                Box::new(self.cond(b, negated)?),
+            ),
+            (Expr::Or(a, b), false) | (Expr::And(a, b), true) => Cond::Or(
+                Box::new(self.cond(a, negated)?),
+                Box::new(self.cond(b, negated)?),
+            ),
             (Expr::Compare(l, op, r), n) => {
                 let op = if n { negate(*op) } else { *op };
                 Cond::Cmp(self.side(l)?, op, self.side(r)?)
@@ -211,7 +213,10 @@ impl Compiler<'_, '_> {
         let keys = group_keys(by);
         let key_cols = key_columns(&keys, metrics_subject);
         let window = over.map_or(self.lookback_ns, |(_, w)| w);
-        let mut filter = vec![format!("name = {}", quote(&sel.metric)), self.lookback(window)];
+        let mut filter = vec![
+            format!("name = {}", quote(&sel.metric)),
+            self.lookback(window),
+        ];
         filter.extend(sel.matchers.iter().map(metrics_matcher_sql));
         let per_window = format!(
             "SELECT {key_cols}, time, sum(value) AS v FROM metrics WHERE {} GROUP BY {}",
@@ -229,7 +234,9 @@ impl Compiler<'_, '_> {
                     OverFn::Increase => increase(),
                     OverFn::Rate => format!("({}) / {}", increase(), window_ns as f64 / 1e9),
                 };
-                format!("SELECT {k}, CAST({agg} AS DOUBLE) AS value FROM ({per_window}) GROUP BY {k}")
+                format!(
+                    "SELECT {k}, CAST({agg} AS DOUBLE) AS value FROM ({per_window}) GROUP BY {k}"
+                )
             }
         };
         Ok(Query { sql, keys })
@@ -340,7 +347,10 @@ fn quoted_list(keys: &[String]) -> String {
 }
 
 fn positions(n: usize) -> String {
-    (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    (1..=n)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Each group's row at its latest `time` in `per_window`.
@@ -351,7 +361,10 @@ fn latest(keys: &str, per_window: &str, value: &str) -> String {
 }
 
 fn increase() -> String {
-    let (first, last) = ("first_value(v ORDER BY time)", "last_value(v ORDER BY time)");
+    let (first, last) = (
+        "first_value(v ORDER BY time)",
+        "last_value(v ORDER BY time)",
+    );
     format!("CASE WHEN {last} >= {first} THEN {last} - {first} ELSE {last} END")
 }
 
@@ -379,7 +392,10 @@ fn check_regexes(matchers: &[Matcher]) -> Result<(), CompileError> {
     for m in matchers {
         if matches!(m.op, Op::Re | Op::NotRe) {
             regex::Regex::new(&format!("^(?:{})$", m.value)).map_err(|e| {
-                CompileError(format!("{}=~{:?} is not a valid regex: {e}", m.name, m.value))
+                CompileError(format!(
+                    "{}=~{:?} is not a valid regex: {e}",
+                    m.name, m.value
+                ))
             })?;
         }
         if !m

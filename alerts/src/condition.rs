@@ -47,9 +47,9 @@ pub fn evaluate(cond: &Cond, results: &[Rows]) -> Outcome {
             (Outcome::Const(t), Outcome::Groups(g)) | (Outcome::Groups(g), Outcome::Const(t)) => {
                 Outcome::Groups(if t { g } else { Rows::new() })
             }
-            (Outcome::Groups(a), Outcome::Groups(b)) => Outcome::Groups(
-                a.into_iter().filter(|(k, _)| b.contains_key(k)).collect(),
-            ),
+            (Outcome::Groups(a), Outcome::Groups(b)) => {
+                Outcome::Groups(a.into_iter().filter(|(k, _)| b.contains_key(k)).collect())
+            }
         },
         Cond::Or(a, b) => match (evaluate(a, results), evaluate(b, results)) {
             (Outcome::Const(x), Outcome::Const(y)) => Outcome::Const(x || y),
@@ -69,9 +69,12 @@ fn compare(l: &Side, op: CmpOp, r: &Side, results: &[Rows]) -> Outcome {
     let rows = |n: &usize| results.get(*n).cloned().unwrap_or_default();
     match (l, r) {
         (Side::Const(a), Side::Const(b)) => Outcome::Const(holds(*a, op, *b)),
-        (Side::Query(n), Side::Const(c)) => {
-            Outcome::Groups(rows(n).into_iter().filter(|(_, v)| holds(*v, op, *c)).collect())
-        }
+        (Side::Query(n), Side::Const(c)) => Outcome::Groups(
+            rows(n)
+                .into_iter()
+                .filter(|(_, v)| holds(*v, op, *c))
+                .collect(),
+        ),
         (Side::Const(c), Side::Query(n)) => Outcome::Groups(
             rows(n)
                 .into_iter()

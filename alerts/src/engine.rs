@@ -207,7 +207,12 @@ pub fn fingerprint(tenant: &str, rule: &str, labels: &BTreeMap<String, String>) 
 fn to_rows(out: &flarego_query::QueryOutput) -> Result<(Vec<String>, Rows), String> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::{DataType, Float64Type};
-    let names: Vec<String> = out.schema.fields().iter().map(|f| f.name().clone()).collect();
+    let names: Vec<String> = out
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     let value_at = names.iter().position(|n| n == "value");
     let keys: Vec<String> = names.iter().filter(|n| *n != "value").cloned().collect();
     let mut rows = Rows::new();
@@ -232,7 +237,11 @@ fn to_rows(out: &flarego_query::QueryOutput) -> Result<(Vec<String>, Rows), Stri
                 .iter()
                 .map(|c| {
                     let s = c.as_string::<i32>();
-                    if s.is_null(r) { String::new() } else { s.value(r).to_string() }
+                    if s.is_null(r) {
+                        String::new()
+                    } else {
+                        s.value(r).to_string()
+                    }
                 })
                 .collect();
             let v = values.as_ref().map_or(1.0, |a| {
@@ -324,7 +333,9 @@ impl AlertEngine {
                     // Accepted once, refused now (a metric no longer
                     // seen, say): reported, and the tenant's other
                     // rules are not held back by the file.
-                    Err(e) => tracing::error!(path = %path.display(), error = %e, "stored API rules no longer load; skipped"),
+                    Err(e) => {
+                        tracing::error!(path = %path.display(), error = %e, "stored API rules no longer load; skipped")
+                    }
                 }
             }
         }
@@ -371,7 +382,11 @@ impl AlertEngine {
             .map(|s| s.to_string())
             .collect();
         let sql = "SELECT DISTINCT name FROM metrics WHERE time >= now() - INTERVAL '1 day'";
-        let seen = tokio::time::timeout(self.inner.config.query_timeout, self.inner.query.sql(None, sql)).await;
+        let seen = tokio::time::timeout(
+            self.inner.config.query_timeout,
+            self.inner.query.sql(None, sql),
+        )
+        .await;
         if let Ok(Ok(out)) = seen
             && let Ok((_, rows)) = to_rows(&out)
         {
@@ -402,7 +417,12 @@ impl AlertEngine {
         };
         for rule in &set.rules {
             for sql in rule.queries() {
-                if let Err(e) = self.inner.query.check(Some(rule.tenant.clone()), &sql).await {
+                if let Err(e) = self
+                    .inner
+                    .query
+                    .check(Some(rule.tenant.clone()), &sql)
+                    .await
+                {
                     return Err(LoadError {
                         rule: Some(rule.name.clone()),
                         line: rule.line,
@@ -418,11 +438,17 @@ impl AlertEngine {
     fn install(&self, file: RuleSet, api: BTreeMap<String, RuleSet>) {
         let mut queues = BTreeMap::new();
         for s in &file.sinks {
-            queues.insert((Origin::File, String::new(), s.name.clone()), self.queue(s, ""));
+            queues.insert(
+                (Origin::File, String::new(), s.name.clone()),
+                self.queue(s, ""),
+            );
         }
         for (tenant, set) in &api {
             for s in &set.sinks {
-                queues.insert((Origin::Api, tenant.clone(), s.name.clone()), self.queue(s, tenant));
+                queues.insert(
+                    (Origin::Api, tenant.clone(), s.name.clone()),
+                    self.queue(s, tenant),
+                );
             }
         }
         let all: Vec<Arc<Rule>> = file
@@ -432,8 +458,14 @@ impl AlertEngine {
             .cloned()
             .map(Arc::new)
             .collect();
-        let keys: BTreeSet<RuleKey> = all.iter().map(|r| (r.tenant.0.clone(), r.name.clone())).collect();
-        self.inner.metrics.rules.store(all.len() as u64, Ordering::Relaxed);
+        let keys: BTreeSet<RuleKey> = all
+            .iter()
+            .map(|r| (r.tenant.0.clone(), r.name.clone()))
+            .collect();
+        self.inner
+            .metrics
+            .rules
+            .store(all.len() as u64, Ordering::Relaxed);
         *self.inner.loaded.write() = Loaded {
             file,
             api,
@@ -485,7 +517,10 @@ impl AlertEngine {
         };
         *self.inner.file_stamp.lock() = stamp(&path);
         let refused = |e: AlertError| {
-            self.inner.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .metrics
+                .reload_failures
+                .fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, "rule file refused; the rules in force keep running");
             e
         };
@@ -563,7 +598,11 @@ impl AlertEngine {
 
     /// Deletes `tenant`'s API rule `name`, or all of them; returns how
     /// many were removed.
-    pub async fn delete_rules(&self, tenant: &TenantId, name: Option<&str>) -> Result<usize, AlertError> {
+    pub async fn delete_rules(
+        &self,
+        tenant: &TenantId,
+        name: Option<&str>,
+    ) -> Result<usize, AlertError> {
         let (file, mut api) = {
             let l = self.inner.loaded.read();
             (l.file.clone(), l.api.clone())
@@ -588,7 +627,7 @@ impl AlertEngine {
                 if !set.rules.iter().any(|r| r.name == name) {
                     return Err(AlertError::NotFound(format!("no API rule named {name:?}")));
                 }
-                let text = without_rule(&set.source, name).map_err(|e| AlertError::NotFound(e))?;
+                let text = without_rule(&set.source, name).map_err(AlertError::NotFound)?;
                 let new = self
                     .load_checked(&text, Origin::Api, Some(tenant.clone()))
                     .await
@@ -608,7 +647,11 @@ impl AlertEngine {
     }
 
     fn api_path(&self, tenant: &TenantId) -> PathBuf {
-        self.inner.config.dir.join("rules").join(format!("{}.toml", tenant.0))
+        self.inner
+            .config
+            .dir
+            .join("rules")
+            .join(format!("{}.toml", tenant.0))
     }
 
     /// The rules `tenant` sees (all for `None`).
@@ -657,7 +700,10 @@ impl AlertEngine {
             if tenant.is_some_and(|x| x.0 != *t) {
                 continue;
             }
-            let r = loaded.all.iter().find(|r| r.tenant.0 == *t && r.name == *rule);
+            let r = loaded
+                .all
+                .iter()
+                .find(|r| r.tenant.0 == *t && r.name == *rule);
             for (fp, i) in instances {
                 let state = match i.phase {
                     Phase::Pending => "pending",
@@ -747,7 +793,10 @@ impl AlertEngine {
                 last_evaluation: Some(rfc3339(now_ns)),
                 ..Health::default()
             };
-            self.inner.metrics.evaluations.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .metrics
+                .evaluations
+                .fetch_add(1, Ordering::Relaxed);
             match answers.and_then(|a| self.groups(r, a)) {
                 Ok(holding) => {
                     let events = {
@@ -777,7 +826,10 @@ impl AlertEngine {
                     }
                 }
                 Err(e) => {
-                    self.inner.metrics.evaluation_failures.fetch_add(1, Ordering::Relaxed);
+                    self.inner
+                        .metrics
+                        .evaluation_failures
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(tenant = %r.tenant.0, rule = %r.name, error = %e, "rule evaluation failed");
                     health.last_error = Some(e);
                 }
@@ -794,7 +846,10 @@ impl AlertEngine {
             .flat_map(|m| m.values())
             .filter(|i| i.phase == Phase::Firing)
             .count();
-        self.inner.metrics.firing.store(firing as u64, Ordering::Relaxed);
+        self.inner
+            .metrics
+            .firing
+            .store(firing as u64, Ordering::Relaxed);
         // State is saved on every change, and otherwise every 10 s while
         // instances live (their last-true times matter for keep_firing_for).
         let stale = now_ns - *self.inner.last_saved_ns.lock() >= 10_000_000_000;
@@ -831,11 +886,17 @@ impl AlertEngine {
         }
     }
 
-    async fn run_query(&self, tenant: TenantId, sql: String) -> Result<(Vec<String>, Rows), String> {
+    async fn run_query(
+        &self,
+        tenant: TenantId,
+        sql: String,
+    ) -> Result<(Vec<String>, Rows), String> {
         self.inner.metrics.queries.fetch_add(1, Ordering::Relaxed);
         let limit = self.inner.config.query_timeout;
         match tokio::time::timeout(limit, self.inner.query.sql(Some(tenant), &sql)).await {
-            Err(_) => Err(format!("the query ran longer than query_timeout = {limit:?}")),
+            Err(_) => Err(format!(
+                "the query ran longer than query_timeout = {limit:?}"
+            )),
             Ok(Err(e)) => Err(e.to_string()),
             Ok(Ok(out)) => to_rows(&out),
         }
@@ -850,7 +911,11 @@ impl AlertEngine {
     ) -> Result<BTreeMap<String, (BTreeMap<String, String>, f64)>, String> {
         let (keys, rows): (Vec<String>, Rows) = match &r.kind {
             RuleKind::Expr { compiled, .. } => {
-                let keys = compiled.queries.first().map(|q| q.keys.clone()).unwrap_or_default();
+                let keys = compiled
+                    .queries
+                    .first()
+                    .map(|q| q.keys.clone())
+                    .unwrap_or_default();
                 let results: Vec<Rows> = answers.into_iter().map(|(_, rows)| rows).collect();
                 match evaluate(&compiled.cond, &results) {
                     Outcome::Const(true) => (Vec::new(), Rows::from([(Vec::new(), 1.0)])),
@@ -862,8 +927,12 @@ impl AlertEngine {
         };
         let mut out = BTreeMap::new();
         for (vals, value) in rows {
-            let mut labels: BTreeMap<String, String> =
-                keys.iter().cloned().zip(vals).filter(|(_, v)| !v.is_empty()).collect();
+            let mut labels: BTreeMap<String, String> = keys
+                .iter()
+                .cloned()
+                .zip(vals)
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
             labels.extend(r.labels.clone());
             let fp = fingerprint(&r.tenant.0, &r.name, &labels);
             out.insert(fp, (labels, value));

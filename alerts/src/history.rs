@@ -4,7 +4,9 @@
 //! `max_rows` (oldest dropped first) and appended to `history.jsonl`, read
 //! back at start.
 
-use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
@@ -40,12 +42,24 @@ pub struct History {
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("time", time_type(), false),
-        Field::new("tenant", datafusion::arrow::datatypes::DataType::Utf8, false),
+        Field::new(
+            "tenant",
+            datafusion::arrow::datatypes::DataType::Utf8,
+            false,
+        ),
         Field::new("rule", datafusion::arrow::datatypes::DataType::Utf8, false),
         Field::new("labels", labels_type(), false),
         Field::new("state", datafusion::arrow::datatypes::DataType::Utf8, false),
-        Field::new("value", datafusion::arrow::datatypes::DataType::Float64, false),
-        Field::new("fingerprint", datafusion::arrow::datatypes::DataType::Utf8, false),
+        Field::new(
+            "value",
+            datafusion::arrow::datatypes::DataType::Float64,
+            false,
+        ),
+        Field::new(
+            "fingerprint",
+            datafusion::arrow::datatypes::DataType::Utf8,
+            false,
+        ),
     ]))
 }
 
@@ -139,7 +153,9 @@ impl History {
             ),
             strings(|r| &r.tenant),
             strings(|r| &r.rule),
-            Arc::new(flarego_storage::arrays::labels_array(seen.iter().map(|r| &r.labels))),
+            Arc::new(flarego_storage::arrays::labels_array(
+                seen.iter().map(|r| &r.labels),
+            )),
             strings(|r| &r.state),
             Arc::new(Float64Array::from_iter_values(seen.iter().map(|r| r.value))),
             strings(|r| &r.fingerprint),

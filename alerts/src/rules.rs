@@ -53,9 +53,14 @@ struct RuleSpec {
 /// What a rule evaluates.
 #[derive(Debug, Clone)]
 pub enum RuleKind {
-    Expr { text: String, compiled: Compiled },
+    Expr {
+        text: String,
+        compiled: Compiled,
+    },
     /// Each returned row is a firing instance.
-    Sql { text: String },
+    Sql {
+        text: String,
+    },
 }
 
 /// A loaded rule.
@@ -82,7 +87,9 @@ impl Rule {
     /// The SQL statements the rule runs each evaluation.
     pub fn queries(&self) -> Vec<String> {
         match &self.kind {
-            RuleKind::Expr { compiled, .. } => compiled.queries.iter().map(|q| q.sql.clone()).collect(),
+            RuleKind::Expr { compiled, .. } => {
+                compiled.queries.iter().map(|q| q.sql.clone()).collect()
+            }
             RuleKind::Sql { text } => vec![text.clone()],
         }
     }
@@ -208,7 +215,9 @@ fn rule_of(
 ) -> Result<Rule, (usize, String)> {
     let at = |reason: String| (line, reason);
     if r.name.trim().is_empty() || r.name.len() > 200 || r.name.chars().any(char::is_control) {
-        return Err(at("a rule needs a name of 1-200 printable characters".into()));
+        return Err(at(
+            "a rule needs a name of 1-200 printable characters".into()
+        ));
     }
     let tenant = match (&r.tenant, &cx.only_tenant) {
         (Some(t), Some(only)) if *t != only.0 => {
@@ -233,10 +242,16 @@ fn rule_of(
     }
     let for_ns = dur("for", &r.for_, "0s")?;
     let keep_firing_for_ns = dur("keep_firing_for", &r.keep_firing_for, "0s")?;
-    let repeat_interval_ns = dur("repeat_interval", &r.repeat_interval, DEFAULT_REPEAT_INTERVAL)?;
+    let repeat_interval_ns = dur(
+        "repeat_interval",
+        &r.repeat_interval,
+        DEFAULT_REPEAT_INTERVAL,
+    )?;
     let window_ns = dur("window", &r.window, DEFAULT_WINDOW)?;
     if window_ns <= 0 || repeat_interval_ns <= 0 {
-        return Err(at("window and repeat_interval must be greater than zero".into()));
+        return Err(at(
+            "window and repeat_interval must be greater than zero".into()
+        ));
     }
     let kind = match (r.expr, r.sql) {
         (Some(e), None) => {
@@ -317,7 +332,10 @@ fn rule_of(
 /// Loads a rule file with every metric name taken as known: what can be
 /// checked before the server's data is open (syntax, durations,
 /// templates, sinks, read-only SQL).
-pub fn precheck(path: &std::path::Path, default_tenant: &TenantId) -> Result<RuleSet, crate::AlertError> {
+pub fn precheck(
+    path: &std::path::Path,
+    default_tenant: &TenantId,
+) -> Result<RuleSet, crate::AlertError> {
     let text = std::fs::read_to_string(path).map_err(|source| crate::AlertError::Io {
         path: path.display().to_string(),
         source,
@@ -344,7 +362,11 @@ pub fn read_only(sql: &str) -> Result<(), String> {
     let stmts = DFParser::parse_sql(sql).map_err(|e| e.to_string())?;
     match stmts.len() {
         1 => {}
-        n => return Err(format!("one SELECT statement expected, found {n} statements")),
+        n => {
+            return Err(format!(
+                "one SELECT statement expected, found {n} statements"
+            ));
+        }
     }
     match stmts.front() {
         Some(Statement::Statement(s)) if matches!(**s, Sql::Query(_)) => Ok(()),
@@ -397,7 +419,10 @@ url = "http://127.0.0.1:9000/alerts"
         let set = load(GOOD, &cx()).unwrap();
         assert_eq!(set.rules.len(), 2);
         let r = &set.rules[0];
-        assert_eq!((r.every_ns, r.for_ns, r.keep_firing_for_ns), (10e9 as i64, 30e9 as i64, 60e9 as i64));
+        assert_eq!(
+            (r.every_ns, r.for_ns, r.keep_firing_for_ns),
+            (10e9 as i64, 30e9 as i64, 60e9 as i64)
+        );
         assert_eq!(r.repeat_interval_ns, 4 * 3600 * 1_000_000_000);
         assert_eq!(r.sinks, ["ops-hook", "log"]);
         assert_eq!(set.rules[1].sinks, ["log"]);
@@ -420,7 +445,10 @@ url = "http://127.0.0.1:9000/alerts"
                 "rule \"slow\", line 14: sql: one SELECT statement expected, found 2",
             ),
             (
-                GOOD.replace("count(*) AS value FROM", "1 AS value FROM (SELECT 1); DROP TABLE x; --"),
+                GOOD.replace(
+                    "count(*) AS value FROM",
+                    "1 AS value FROM (SELECT 1); DROP TABLE x; --",
+                ),
                 "rule \"slow\", line 14: sql: one SELECT statement expected",
             ),
             (
@@ -432,7 +460,10 @@ url = "http://127.0.0.1:9000/alerts"
                 "unknown sink \"ops-hok\" (defined: ops-hook, log)",
             ),
             (
-                GOOD.replace("goroutines(state", "avg_over(go_gorutines, 5m) > 1 and goroutines(state"),
+                GOOD.replace(
+                    "goroutines(state",
+                    "avg_over(go_gorutines, 5m) > 1 and goroutines(state",
+                ),
                 "rule \"waiting-goroutines\", line 4: expr: unknown metric \"go_gorutines\"",
             ),
             (

@@ -113,8 +113,7 @@ pub fn step(
                 emit(fp, Change::Firing, i);
             }
             Phase::Firing
-                if i
-                    .last_notified_ns
+                if i.last_notified_ns
                     .is_none_or(|n| now_ns - n >= t.repeat_interval_ns) =>
             {
                 i.last_notified_ns = Some(now_ns);
@@ -129,7 +128,9 @@ pub fn step(
         .cloned()
         .collect();
     for fp in gone {
-        let Some(i) = instances.get(&fp) else { continue };
+        let Some(i) = instances.get(&fp) else {
+            continue;
+        };
         match i.phase {
             Phase::Pending => {
                 if let Some(i) = instances.remove(&fp) {
@@ -143,8 +144,7 @@ pub fn step(
             }
             Phase::Firing => {
                 // keep_firing_for: still firing; a reminder may be due.
-                if i
-                    .last_notified_ns
+                if i.last_notified_ns
                     .is_none_or(|n| now_ns - n >= t.repeat_interval_ns)
                 {
                     if let Some(i) = instances.get_mut(&fp) {
@@ -200,7 +200,11 @@ mod tests {
         let ev = run(t, 10, 100, |s| (10..=60).contains(&s));
         assert_eq!(
             ev,
-            [(10, Change::Pending), (40, Change::Firing), (70, Change::Resolved)]
+            [
+                (10, Change::Pending),
+                (40, Change::Firing),
+                (70, Change::Resolved)
+            ]
         );
         // Holds 10..=30: never 30 s long, so it never fires.
         let ev = run(t, 10, 100, |s| (10..=30).contains(&s));
@@ -219,7 +223,11 @@ mod tests {
         let ev = run(t, 10, 200, |s| s <= 20 || (50..=60).contains(&s));
         assert_eq!(
             ev,
-            [(0, Change::Pending), (0, Change::Firing), (120, Change::Resolved)]
+            [
+                (0, Change::Pending),
+                (0, Change::Firing),
+                (120, Change::Resolved)
+            ]
         );
     }
 

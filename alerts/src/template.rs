@@ -117,12 +117,11 @@ pub fn format_value(v: f64) -> String {
     } else if v.is_finite() && v != 0.0 {
         let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
         let s = format!("{v:.digits$}");
-        let s = if s.contains('.') {
+        if s.contains('.') {
             s.trim_end_matches('0').trim_end_matches('.').to_string()
         } else {
             s
-        };
-        s
+        }
     } else {
         format!("{v}")
     }
@@ -145,7 +144,10 @@ mod tests {
             rule: "waiting",
             state: "firing",
         };
-        assert_eq!(t.render(&cx), "25 goroutines waiting on api (waiting, firing)");
+        assert_eq!(
+            t.render(&cx),
+            "25 goroutines waiting on api (waiting, firing)"
+        );
         assert_eq!(format_value(0.23456), "0.2346");
         assert_eq!(format_value(1234.5678), "1235");
     }

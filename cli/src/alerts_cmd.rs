@@ -62,7 +62,9 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
             r.line,
             humantime::format_duration(std::time::Duration::from_nanos(r.every_ns as u64)),
             humantime::format_duration(std::time::Duration::from_nanos(r.for_ns as u64)),
-            humantime::format_duration(std::time::Duration::from_nanos(r.keep_firing_for_ns as u64)),
+            humantime::format_duration(std::time::Duration::from_nanos(
+                r.keep_firing_for_ns as u64
+            )),
             r.sinks.join(", ")
         );
         for (i, sql) in r.queries().iter().enumerate() {

@@ -9,8 +9,8 @@
 //! environment variables and may be layered over a TOML config file.
 
 mod admin_cmd;
-mod alerts_cmd;
 mod agent_cmd;
+mod alerts_cmd;
 mod config_file;
 mod demo_cmd;
 mod logging;

@@ -17,4 +17,3 @@ pub async fn shutdown_signal() {
         _ = term => {}
     }
 }
-

@@ -21,6 +21,7 @@ pub mod fuzz;
 pub mod goservice;
 pub mod gotool;
 pub mod pprof;
+pub mod receiver;
 pub mod s3;
 pub mod schema;
 pub mod server;

@@ -35,7 +35,14 @@ impl SinkQueue {
         dead: Arc<DeadLetters>,
     ) -> SinkQueue {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(worker(name.clone(), sink, retry, rx, metrics.clone(), dead.clone()));
+        tokio::spawn(worker(
+            name.clone(),
+            sink,
+            retry,
+            rx,
+            metrics.clone(),
+            dead.clone(),
+        ));
         SinkQueue {
             name,
             tx,
@@ -50,9 +57,12 @@ impl SinkQueue {
             let n = match e {
                 mpsc::error::TrySendError::Full(n) | mpsc::error::TrySendError::Closed(n) => n,
             };
-            self.metrics.notifications_dead.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .notifications_dead
+                .fetch_add(1, Ordering::Relaxed);
             tracing::error!(sink = %self.name, rule = %n.rule, "sink queue full, notification dead-lettered");
-            self.dead.record(&self.name, &n, 0, "the sink's queue is full");
+            self.dead
+                .record(&self.name, &n, 0, "the sink's queue is full");
         }
     }
 }
@@ -95,7 +105,9 @@ async fn worker(
                     break;
                 }
                 Err(e) if e.retryable && attempt < retry.attempts => {
-                    metrics.notifications_retried.fetch_add(1, Ordering::Relaxed);
+                    metrics
+                        .notifications_retried
+                        .fetch_add(1, Ordering::Relaxed);
                     let wait = delay(&retry, attempt);
                     tracing::warn!(sink = %name, rule = %n.rule, attempt, error = %e, wait_ms = wait.as_millis() as u64, "notification failed, retrying");
                     tokio::time::sleep(wait).await;
@@ -125,11 +137,20 @@ mod tests {
         };
         for _ in 0..100 {
             let d1 = delay(&r, 1);
-            assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100), "{d1:?}");
+            assert!(
+                d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100),
+                "{d1:?}"
+            );
             let d3 = delay(&r, 3);
-            assert!(d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400), "{d3:?}");
+            assert!(
+                d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400),
+                "{d3:?}"
+            );
             let d9 = delay(&r, 9);
-            assert!(d9 >= Duration::from_millis(500) && d9 <= Duration::from_millis(1000), "{d9:?}");
+            assert!(
+                d9 >= Duration::from_millis(500) && d9 <= Duration::from_millis(1000),
+                "{d9:?}"
+            );
         }
     }
 }

@@ -75,7 +75,10 @@ impl JiraSink {
     }
 
     async fn create(&self, n: &Notification) -> Result<String, SendError> {
-        let summary: String = format!("[{}] {}", n.rule, n.summary).chars().take(255).collect();
+        let summary: String = format!("[{}] {}", n.rule, n.summary)
+            .chars()
+            .take(255)
+            .collect();
         let body = json!({
             "fields": {
                 "project": {"key": self.config.project},
@@ -134,7 +137,8 @@ impl Sink for JiraSink {
                 };
                 let base = format!("{}/rest/api/2/issue/{}", self.config.url, issue.key);
                 let auth = self.config.auth.as_ref();
-                let comment = matches!(self.config.on_resolve, OnResolve::Comment | OnResolve::Both);
+                let comment =
+                    matches!(self.config.on_resolve, OnResolve::Comment | OnResolve::Both);
                 if comment && !issue.commented {
                     let body = json!({"body": format!(
                         "Resolved at {}: {}",
@@ -150,7 +154,8 @@ impl Sink for JiraSink {
                 }
                 if self.config.on_resolve != OnResolve::Comment {
                     let id = self.config.transition.clone().unwrap_or_default();
-                    let b = serde_json::to_vec(&json!({"transition": {"id": id}})).unwrap_or_default();
+                    let b =
+                        serde_json::to_vec(&json!({"transition": {"id": id}})).unwrap_or_default();
                     post_json(&self.client, &format!("{base}/transitions"), auth, &[], b).await?;
                 }
                 open.remove(&n.fingerprint);

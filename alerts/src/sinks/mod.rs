@@ -128,7 +128,11 @@ impl SinkConfig {
     pub fn from_spec(s: SinkSpec) -> Result<SinkConfig, String> {
         let name = s.name.clone();
         let bad = |reason: String| format!("sink {name:?}: {reason}");
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err(bad("a sink name is 1 or more of [A-Za-z0-9_.-]".into()));
         }
         let dur = |key: &str, v: &Option<String>, default: &str| {
@@ -153,7 +157,11 @@ impl SinkConfig {
             (_, Some(u)) if u.starts_with("http://") || u.starts_with("https://") => {
                 u.trim_end_matches('/').to_string()
             }
-            (_, Some(u)) => return Err(bad(format!("url {u:?} must start with http:// or https://"))),
+            (_, Some(u)) => {
+                return Err(bad(format!(
+                    "url {u:?} must start with http:// or https://"
+                )));
+            }
             (_, None) => return Err(bad("needs a url".into())),
         };
         let auth = match (&s.user, &s.api_token, &s.bearer_token) {
@@ -169,17 +177,25 @@ impl SinkConfig {
             "comment" => OnResolve::Comment,
             "transition" => OnResolve::Transition,
             "both" => OnResolve::Both,
-            other => return Err(bad(format!("on_resolve = {other:?}: use comment, transition or both"))),
+            other => {
+                return Err(bad(format!(
+                    "on_resolve = {other:?}: use comment, transition or both"
+                )));
+            }
         };
         if s.kind == SinkKind::Jira {
             if s.project.as_deref().unwrap_or("").is_empty() {
                 return Err(bad("a jira sink needs project".into()));
             }
             if auth.is_none() {
-                return Err(bad("a jira sink needs user and api_token, or bearer_token".into()));
+                return Err(bad(
+                    "a jira sink needs user and api_token, or bearer_token".into()
+                ));
             }
             if on_resolve != OnResolve::Comment && s.transition.is_none() {
-                return Err(bad("on_resolve with a transition needs transition (its id)".into()));
+                return Err(bad(
+                    "on_resolve with a transition needs transition (its id)".into(),
+                ));
             }
         }
         Ok(SinkConfig {
@@ -210,7 +226,10 @@ pub struct SendError {
 impl SendError {
     pub fn of_status(status: u16, body: &str) -> SendError {
         SendError {
-            message: format!("HTTP {status}: {}", body.chars().take(200).collect::<String>()),
+            message: format!(
+                "HTTP {status}: {}",
+                body.chars().take(200).collect::<String>()
+            ),
             retryable: status >= 500 || status == 408 || status == 429,
         }
     }

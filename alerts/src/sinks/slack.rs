@@ -54,7 +54,9 @@ pub fn payload(n: &Notification, channel: Option<&str>) -> Value {
     if !fields.is_empty() {
         blocks.push(json!({"type": "section", "fields": fields}));
     }
-    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(&context, 3000)}]}));
+    blocks.push(
+        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(&context, 3000)}]}),
+    );
     let mut p = json!({
         "text": cut(&format!("{title}: {}", n.summary), 3000),
         "blocks": blocks,
@@ -68,7 +70,8 @@ pub fn payload(n: &Notification, channel: Option<&str>) -> Value {
 #[async_trait::async_trait]
 impl Sink for SlackSink {
     async fn send(&self, n: &Notification) -> Result<(), SendError> {
-        let body = serde_json::to_vec(&payload(n, self.config.channel.as_deref())).unwrap_or_default();
+        let body =
+            serde_json::to_vec(&payload(n, self.config.channel.as_deref())).unwrap_or_default();
         post_json(&self.client, &self.config.url, None, &[], body)
             .await
             .map(|_| ())

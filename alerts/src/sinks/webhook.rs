@@ -44,8 +44,14 @@ impl Sink for WebhookSink {
         if let Some(secret) = &self.config.secret {
             headers.push(("x-flarego-signature", signature(secret, &body)));
         }
-        post_json(&self.client, &self.config.url, self.config.auth.as_ref(), &headers, body)
-            .await
-            .map(|_| ())
+        post_json(
+            &self.client,
+            &self.config.url,
+            self.config.auth.as_ref(),
+            &headers,
+            body,
+        )
+        .await
+        .map(|_| ())
     }
 }

@@ -22,12 +22,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route("/api/v1/alerts", get(instances))
-        .route(
-            "/api/v1/alerts/rules",
-            get(rules).put(put_rules).delete(delete_rules),
-        )
+    Router::new().route("/api/v1/alerts", get(instances)).route(
+        "/api/v1/alerts/rules",
+        get(rules).put(put_rules).delete(delete_rules),
+    )
 }
 
 fn refused(e: AlertError) -> ApiError {
@@ -45,7 +43,9 @@ async fn instances(
     let principal = state.auth.authorize(&headers, Permission::Query)?;
     let tenant = principal.read_scope(&headers)?;
     let ready = state.ready()?;
-    Ok(Json(json!({ "alerts": ready.alerts.instances(tenant.as_ref()) })))
+    Ok(Json(
+        json!({ "alerts": ready.alerts.instances(tenant.as_ref()) }),
+    ))
 }
 
 async fn rules(
@@ -55,7 +55,9 @@ async fn rules(
     let principal = state.auth.authorize(&headers, Permission::Alerts)?;
     let tenant = principal.read_scope(&headers)?;
     let ready = state.ready()?;
-    Ok(Json(json!({ "rules": ready.alerts.rules(tenant.as_ref()) })))
+    Ok(Json(
+        json!({ "rules": ready.alerts.rules(tenant.as_ref()) }),
+    ))
 }
 
 async fn put_rules(

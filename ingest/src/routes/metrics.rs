@@ -268,7 +268,11 @@ pub async fn metrics(
 /// The alert engine's counters.
 fn alert_metrics(o: &mut String, a: &flarego_alerts::metrics::AlertMetrics) {
     let counters: [(&str, &str, &AtomicU64); 9] = [
-        ("flarego_alert_evaluations_total", "Rule evaluations.", &a.evaluations),
+        (
+            "flarego_alert_evaluations_total",
+            "Rule evaluations.",
+            &a.evaluations,
+        ),
         (
             "flarego_alert_evaluation_failures_total",
             "Rule evaluations that failed (query error or timeout).",
@@ -294,7 +298,11 @@ fn alert_metrics(o: &mut String, a: &flarego_alerts::metrics::AlertMetrics) {
             "Notifications given up on (dead-letter records).",
             &a.notifications_dead,
         ),
-        ("flarego_alert_reloads_total", "Rule file reloads.", &a.reloads),
+        (
+            "flarego_alert_reloads_total",
+            "Rule file reloads.",
+            &a.reloads,
+        ),
         (
             "flarego_alert_reload_failures_total",
             "Rule files refused on reload (the old rules kept running).",

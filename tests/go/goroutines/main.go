@@ -8,7 +8,8 @@
 // With -serve ADDR it keeps them parked and serves net/http/pprof and
 // expvar (/debug/vars) on ADDR instead, printing "serving on http://ADDR"
 // once listening, for tests that scrape a live Go service; GET /gc there
-// runs one collection.
+// runs one collection, and GET /release lets the 25 waitOnChan goroutines
+// return (the channel is closed).
 // Standard library only.
 package main
 
@@ -118,6 +119,11 @@ func main() {
 		// inside an agent window without starting another goroutine.
 		http.HandleFunc("/gc", func(w http.ResponseWriter, _ *http.Request) {
 			runtime.GC()
+			fmt.Fprintln(w, "ok")
+		})
+		var release sync.Once
+		http.HandleFunc("/release", func(w http.ResponseWriter, _ *http.Request) {
+			release.Do(func() { close(ch) })
 			fmt.Fprintln(w, "ok")
 		})
 		srv, err := net.Listen("tcp", *serve)

@@ -4,6 +4,7 @@
 mod agent_chunks;
 mod agent_scrape;
 mod agent_stream;
+mod alerts;
 mod bad_input;
 mod browser;
 mod connections;
