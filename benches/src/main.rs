@@ -30,6 +30,7 @@
 //! Build with `cargo build --release -p flarego -p flarego-benches`.
 
 mod ack_latency;
+mod alerts;
 mod agent_overhead;
 mod auth;
 mod decode;
@@ -160,6 +161,21 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Alert rules at scale: server CPU with no rules, with shared scans,
+    /// and with one scan per rule.
+    Alerts {
+        #[arg(long, default_value_t = 1000)]
+        rules: usize,
+        /// Distinct selections (frames) the rules read.
+        #[arg(long, default_value_t = 50)]
+        selections: usize,
+        /// Seconds measured per configuration.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Instances of the synthetic service.
+        #[arg(long, default_value_t = 10)]
+        instances: usize,
+    },
     /// The read API over a day of data against DuckDB and go tool pprof.
     Read {
         #[arg(long, default_value_t = 24)]
@@ -227,6 +243,12 @@ fn main() -> anyhow::Result<()> {
                 busy,
                 runs,
             } => rollups::run(days, stacks_per_window, busy, runs).await,
+            Cmd::Alerts {
+                rules,
+                selections,
+                seconds,
+                instances,
+            } => alerts::run(rules, selections, seconds, instances).await,
             Cmd::Read {
                 hours,
                 runs,
