@@ -87,20 +87,42 @@ async fn one(
     // The last minute already there, then one window per 10 s.
     let start_ns = now_ns();
     for w in 0..6 {
-        feed(&client, &url, pool, shape, instances, w, start_ns - (6 - w as i64) * 10_000_000_000).await?;
+        feed(
+            &client,
+            &url,
+            pool,
+            shape,
+            instances,
+            w,
+            start_ns - (6 - w as i64) * 10_000_000_000,
+        )
+        .await?;
     }
     // Warm-up: the first evaluations.
     tokio::time::sleep(Duration::from_secs(12)).await;
-    let m0 = client.get(format!("{url}/metrics")).send().await?.text().await?;
+    let m0 = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let (cpu0, t0) = (cpu_secs(&pid), Instant::now());
     let mut w = 6;
     while t0.elapsed() < Duration::from_secs(seconds) {
         feed(&client, &url, pool, shape, instances, w, now_ns()).await?;
         w += 1;
-        tokio::time::sleep(Duration::from_secs(10).min(Duration::from_secs(seconds).saturating_sub(t0.elapsed()))).await;
+        tokio::time::sleep(
+            Duration::from_secs(10).min(Duration::from_secs(seconds).saturating_sub(t0.elapsed())),
+        )
+        .await;
     }
     let (cpu1, wall) = (cpu_secs(&pid), t0.elapsed().as_secs_f64());
-    let m1 = client.get(format!("{url}/metrics")).send().await?.text().await?;
+    let m1 = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let d = |name: &str| metric(&m1, name) - metric(&m0, name);
     Ok(Run {
         cpu_percent: 100.0 * (cpu1 - cpu0) / wall,
@@ -111,14 +133,26 @@ async fn one(
     })
 }
 
-pub async fn run(rules: usize, selections: usize, seconds: u64, instances: usize) -> anyhow::Result<()> {
-    anyhow::ensure!(selections >= 1 && selections <= rules, "--selections must be 1..=rules");
+pub async fn run(
+    rules: usize,
+    selections: usize,
+    seconds: u64,
+    instances: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        selections >= 1 && selections <= rules,
+        "--selections must be 1..=rules"
+    );
     let shape = Shape::default();
     let pool = stack_pool(&shape);
     let mut frames: Vec<String> = pool.iter().flatten().cloned().collect();
     frames.sort();
     frames.dedup();
-    anyhow::ensure!(frames.len() >= selections, "the pool has {} functions", frames.len());
+    anyhow::ensure!(
+        frames.len() >= selections,
+        "the pool has {} functions",
+        frames.len()
+    );
     // Spread over the pool, so shares differ.
     let step = frames.len() / selections;
     let frames: Vec<String> = (0..selections).map(|i| frames[i * step].clone()).collect();
@@ -130,9 +164,15 @@ pub async fn run(rules: usize, selections: usize, seconds: u64, instances: usize
         "{rules} rules (share of CPU in one of {selections} frames, {} thresholds each), every 10 s over a 1 m lookback; synthetic service, {instances} instances, one CPU profile per instance per 10 s; {seconds} s measured per configuration",
         rules / selections
     );
-    println!("| configuration | server CPU, % of one core | over no rules | rule evaluations / 10 s | queries / 10 s | evaluation time / 10 s | firing |");
+    println!(
+        "| configuration | server CPU, % of one core | over no rules | rule evaluations / 10 s | queries / 10 s | evaluation time / 10 s | firing |"
+    );
     println!("|---|---|---|---|---|---|---|");
-    for (name, r) in [("no rules", &base), ("shared scans", &shared), ("one scan per rule", &unshared)] {
+    for (name, r) in [
+        ("no rules", &base),
+        ("shared scans", &shared),
+        ("one scan per rule", &unshared),
+    ] {
         let per10 = r.eval_seconds * 10.0 / seconds as f64;
         println!(
             "| {name} | {:.2}% | {:+.2} points | {:.0} | {:.0} | {:.0} ms | {:.0} |",

@@ -30,8 +30,8 @@
 //! Build with `cargo build --release -p flarego -p flarego-benches`.
 
 mod ack_latency;
-mod alerts;
 mod agent_overhead;
+mod alerts;
 mod auth;
 mod decode;
 mod density;

@@ -110,7 +110,9 @@ export const mainSuite = {
     await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
     await page.mouse.down();
     await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 5 });
-    await page.mouse.move(box.x + box.width * 0.99, box.y + box.height / 2, { steps: 5 });
+    // To the last pixel: the agent's windows are the newest data, and a
+    // brush ending earlier can leave them out.
+    await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2, { steps: 5 });
     await page.mouse.up();
     const req = await flameRequest;
     const url = new URL(page.url());
@@ -148,6 +150,18 @@ export const mainSuite = {
     await until(page, () => window.__flarego.flame.rectOf("main.waitOnChan") && !window.__flarego.flame.rectOf("main.lockHeld"), null, "only chan receive stacks");
     const chip = await text(page, "state-filter");
     assert(chip.includes("chan receive"), `the filter is shown: ${chip}`);
+  },
+
+  async "the metrics view lists the firing alert"({ page, base }) {
+    await page.goto(`${base}/${goroutines()}`);
+    const row = page.locator('[data-testid="alert-row"]', { hasText: "waiting-goroutines" });
+    await row.waitFor({ timeout: 20_000 });
+    const cells = await row.locator("td").allTextContents();
+    assert(cells[0] === "firing", `the alert fires: ${cells}`);
+    assert(cells[2].includes(`service=${env("FLAREGO_SERVICE")}`), `its labels: ${cells}`);
+    const api_ = await api(base, "alerts");
+    const fired = api_.alerts.find((a) => a.rule === "waiting-goroutines");
+    assert(fired && String(fired.value) === cells[3], `the value shown is the API's: ${cells[3]} vs ${fired?.value}`);
   },
 
   async "a live window appears within 2 s of its ingest"({ page, base }) {

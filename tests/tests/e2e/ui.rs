@@ -146,7 +146,15 @@ async fn the_page_and_its_assets_are_served_with_caching_headers() {
 async fn the_ui_in_a_real_browser() {
     let tmp = tempfile::tempdir().unwrap();
     let go = GoService::start(tmp.path()).unwrap();
-    let s = TestServer::start(&tmp.path().join("data"), &[])
+    // A rule the agent's goroutines fire, for the metrics view's alerts.
+    let rules = tmp.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"waiting-goroutines\"\nexpr = 'goroutines(state = \"chan receive\") > 20'\nevery = \"1s\"\nwindow = \"1h\"\n",
+    )
+    .unwrap();
+    let rules = rules.display().to_string();
+    let s = TestServer::start(&tmp.path().join("data"), &["--alert-rules", &rules])
         .await
         .unwrap();
     let log = std::fs::File::create(tmp.path().join("agent.log")).unwrap();

@@ -94,3 +94,16 @@ export interface LiveMessage {
   flamegraph?: ColumnarTree;
   missed?: number;
 }
+
+/** One live alert instance (`GET /api/v1/alerts`). */
+export interface AlertInstance {
+  tenant: string;
+  rule: string;
+  state: "pending" | "firing";
+  labels: Record<string, string>;
+  value: number;
+  active_since: string;
+  fired_at: string | null;
+  fingerprint: string;
+  summary: string;
+}

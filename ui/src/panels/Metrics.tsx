@@ -1,11 +1,13 @@
 // Runtime metrics of the selection: heap in use, GC pauses (p50, p99,
 // max per window), goroutines and blocked goroutines, each with a
-// threshold line the user sets (kept in local storage).
+// threshold line the user sets (kept in local storage); and the live
+// alert instances.
 
 import { useState } from "preact/hooks";
 import { getJson } from "../api/client";
 import type { Timeline } from "../api/types";
 import { Chart, ChartPlaceholder, SERIES_COLORS } from "../charts/Chart";
+import { Alerts } from "./Alerts";
 import { useFetch } from "../view/useFetch";
 
 interface Panel {
@@ -41,6 +43,7 @@ export function Metrics({ selection, refresh, onError }: Props) {
       {PANELS.map((p) => (
         <MetricPanel key={p.title} panel={p} selection={selection} refresh={refresh} onError={onError} />
       ))}
+      <Alerts service={selection.service} refresh={refresh} />
     </div>
   );
 }
