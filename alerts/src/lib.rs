@@ -21,6 +21,8 @@
 pub mod compile;
 pub mod condition;
 pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod expr;
 pub mod history;
 pub mod metrics;

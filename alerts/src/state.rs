@@ -36,6 +36,10 @@ pub struct Instance {
     pub last_true_ns: i64,
     /// The last firing notification (first or repeat).
     pub last_notified_ns: Option<i64>,
+    /// While firing under `keep_firing_for`: the first evaluation at which
+    /// the condition no longer held.
+    #[serde(default)]
+    pub keep_firing_since_ns: Option<i64>,
 }
 
 /// A rule's timings.
@@ -98,10 +102,12 @@ pub fn step(
             fired_at_ns: None,
             last_true_ns: now_ns,
             last_notified_ns: None,
+            keep_firing_since_ns: None,
         });
         i.value = *value;
         i.labels = labels.clone();
         i.last_true_ns = now_ns;
+        i.keep_firing_since_ns = None;
         if new {
             emit(fp, Change::Pending, i);
         }
@@ -128,7 +134,7 @@ pub fn step(
         .cloned()
         .collect();
     for fp in gone {
-        let Some(i) = instances.get(&fp) else {
+        let Some(i) = instances.get_mut(&fp) else {
             continue;
         };
         match i.phase {
@@ -137,22 +143,21 @@ pub fn step(
                     emit(&fp, Change::Inactive, &i);
                 }
             }
-            Phase::Firing if now_ns - i.last_true_ns >= t.keep_firing_for_ns => {
-                if let Some(i) = instances.remove(&fp) {
-                    emit(&fp, Change::Resolved, &i);
-                }
-            }
             Phase::Firing => {
-                // keep_firing_for: still firing; a reminder may be due.
-                if i.last_notified_ns
+                // As Prometheus: keep firing for `keep_firing_for` after
+                // the first evaluation that found the condition false.
+                let since = *i.keep_firing_since_ns.get_or_insert(now_ns);
+                if now_ns - since >= t.keep_firing_for_ns {
+                    if let Some(i) = instances.remove(&fp) {
+                        emit(&fp, Change::Resolved, &i);
+                    }
+                } else if i
+                    .last_notified_ns
                     .is_none_or(|n| now_ns - n >= t.repeat_interval_ns)
                 {
-                    if let Some(i) = instances.get_mut(&fp) {
-                        i.last_notified_ns = Some(now_ns);
-                    }
-                    if let Some(i) = instances.get(&fp) {
-                        emit(&fp, Change::Repeat, i);
-                    }
+                    i.last_notified_ns = Some(now_ns);
+                    let i = i.clone();
+                    emit(&fp, Change::Repeat, &i);
                 }
             }
         }
@@ -219,14 +224,15 @@ mod tests {
             repeat_interval_ns: 4 * 3600 * S,
         };
         // Holds at 0..=20 and 50..=60, then never: the gap of 30 s is
-        // bridged; it resolves 60 s after the last time it held.
+        // bridged; it resolves 60 s after the first evaluation that found
+        // it false (70 s).
         let ev = run(t, 10, 200, |s| s <= 20 || (50..=60).contains(&s));
         assert_eq!(
             ev,
             [
                 (0, Change::Pending),
                 (0, Change::Firing),
-                (120, Change::Resolved)
+                (130, Change::Resolved)
             ]
         );
     }
