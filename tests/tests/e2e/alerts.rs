@@ -698,3 +698,95 @@ every = "1s"
     let (_, v) = get_json(&s, "/api/v1/alerts/rules", &[("x-scope-orgid", "acme")]).await;
     assert_eq!(names(&v), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_admins_change_rules_and_only_their_tenant_s() {
+    use flarego_ingest::auth::Role;
+    use flarego_tests::auth::{Keys, SECRET, claims, hs256};
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = Keys::create(tmp.path()).unwrap();
+    let secret = keys.secret_file();
+    let s = TestServer::start(
+        &tmp.path().join("data"),
+        &[
+            "--auth",
+            "jwt",
+            "--jwt-hs256-secret-file",
+            secret.to_str().unwrap(),
+            "--jwt-issuer",
+            "flarego-test",
+            "--jwt-audience",
+            "flarego",
+        ],
+    )
+    .await
+    .unwrap();
+    let token = |tenant: &str, role| hs256(&claims(tenant, role), SECRET.as_bytes()).unwrap();
+    let (reader, admin_a, admin_b) = (
+        token("acme", Role::Reader),
+        token("acme", Role::Admin),
+        token("globex", Role::Admin),
+    );
+    let put = |t: &str| {
+        s.client()
+            .put(format!("{}/api/v1/alerts/rules", s.url))
+            .header("content-type", "application/toml")
+            .bearer_auth(t)
+            .body("[[rule]]\nname = \"g\"\nexpr = 'go_goroutines > 10000'\nevery = \"1s\"\n")
+            .send()
+    };
+    assert_eq!(put(&reader).await.unwrap().status().as_u16(), 403);
+    assert_eq!(put(&admin_a).await.unwrap().status().as_u16(), 200);
+    let get = |path: &'static str, t: String| {
+        let s = &s;
+        async move {
+            let r = s
+                .client()
+                .get(format!("{}{path}", s.url))
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, _) = get("/api/v1/alerts/rules", reader.clone()).await;
+    assert_eq!(status, 403, "rules are for admins");
+    let (status, v) = get("/api/v1/alerts", reader.clone()).await;
+    assert_eq!(status, 200, "readers see live alerts: {v}");
+    let (_, mine) = get("/api/v1/alerts/rules", admin_a.clone()).await;
+    assert_eq!(mine["rules"][0]["tenant"], "acme");
+    // An admin of another tenant naming none sees every tenant's rules
+    // (admins read all tenants), and writes only its own.
+    assert_eq!(put(&admin_b).await.unwrap().status().as_u16(), 200);
+    let r = s
+        .client()
+        .put(format!("{}/api/v1/alerts/rules", s.url))
+        .header("content-type", "application/toml")
+        .bearer_auth(&admin_b)
+        .body("[[rule]]\nname = \"x\"\ntenant = \"acme\"\nexpr = 'go_goroutines > 1'\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("belong to the caller's tenant")
+    );
+    let (_, acme) = get("/api/v1/alerts/rules", admin_a).await;
+    let tenants: Vec<&str> = acme["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["tenant"].as_str().unwrap())
+        .collect();
+    assert!(
+        tenants.contains(&"acme") && tenants.contains(&"globex"),
+        "{acme}"
+    );
+}
