@@ -49,6 +49,23 @@ impl Keys {
         })
     }
 
+    /// Server flags for JWT auth with the HS256 secret, the issuer and
+    /// audience [`claims`] sets.
+    pub fn hs256_server_flags(&self) -> Vec<String> {
+        [
+            "--auth",
+            "jwt",
+            "--jwt-hs256-secret-file",
+            &self.secret_file().display().to_string(),
+            "--jwt-issuer",
+            "flarego-test",
+            "--jwt-audience",
+            "flarego",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
     pub fn secret_file(&self) -> PathBuf {
         self.dir.join("hs256.secret")
     }

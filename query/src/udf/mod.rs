@@ -9,6 +9,7 @@
 //!   regular expression (unanchored, as `regexp_like`).
 //! - `frames_of(stack_id)` (internal): attaches frames to sample rows.
 
+mod any_frame;
 mod frames_of;
 mod has_frame;
 mod has_frame_regex;

@@ -705,22 +705,11 @@ async fn only_admins_change_rules_and_only_their_tenant_s() {
     use flarego_tests::auth::{Keys, SECRET, claims, hs256};
     let tmp = tempfile::tempdir().unwrap();
     let keys = Keys::create(tmp.path()).unwrap();
-    let secret = keys.secret_file();
-    let s = TestServer::start(
-        &tmp.path().join("data"),
-        &[
-            "--auth",
-            "jwt",
-            "--jwt-hs256-secret-file",
-            secret.to_str().unwrap(),
-            "--jwt-issuer",
-            "flarego-test",
-            "--jwt-audience",
-            "flarego",
-        ],
-    )
-    .await
-    .unwrap();
+    let flags = keys.hs256_server_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let s = TestServer::start(&tmp.path().join("data"), &flags)
+        .await
+        .unwrap();
     let token = |tenant: &str, role| hs256(&claims(tenant, role), SECRET.as_bytes()).unwrap();
     let (reader, admin_a, admin_b) = (
         token("acme", Role::Reader),

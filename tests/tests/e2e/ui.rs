@@ -226,22 +226,11 @@ async fn the_ui_says_when_live_mode_fell_behind() {
 async fn the_ui_asks_for_a_token_with_auth_on() {
     let tmp = tempfile::tempdir().unwrap();
     let keys = Keys::create(tmp.path()).unwrap();
-    let secret = keys.secret_file();
-    let s = TestServer::start(
-        &tmp.path().join("data"),
-        &[
-            "--auth",
-            "jwt",
-            "--jwt-hs256-secret-file",
-            secret.to_str().unwrap(),
-            "--jwt-issuer",
-            "flarego-test",
-            "--jwt-audience",
-            "flarego",
-        ],
-    )
-    .await
-    .unwrap();
+    let flags = keys.hs256_server_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let s = TestServer::start(&tmp.path().join("data"), &flags)
+        .await
+        .unwrap();
     let good = hs256(&claims("acme", Role::Reader), SECRET.as_bytes()).unwrap();
     let mut old = claims("acme", Role::Reader);
     old.exp = now() - 3600;
