@@ -42,11 +42,14 @@ pub const PROFILE_TYPES: [&str; 11] = [
 const SNAPSHOT_TYPES: [&str; 3] = ["goroutine", "heap_inuse_space", "heap_inuse_objects"];
 
 /// One query an expression reads: its SQL and the names of its group
-/// columns (every other column is `value`).
+/// columns (every other column is `value`); for profile operands, also
+/// the scan and hit it was built from, so queries over one scan can be
+/// merged.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Query {
     pub sql: String,
     pub keys: Vec<String>,
+    pub scan: Option<(ProfileScan, Hit)>,
 }
 
 /// One side of a comparison.
@@ -225,7 +228,7 @@ impl Compiler<'_, '_> {
         );
         let k = quoted_list(&keys);
         let sql = match over {
-            None => latest(&k, &per_window, "v"),
+            None => latest(&k, &per_window, "v AS value"),
             Some((func, window_ns)) => {
                 let agg = match func {
                     OverFn::Avg => "avg(v)".to_string(),
@@ -239,7 +242,11 @@ impl Compiler<'_, '_> {
                 )
             }
         };
-        Ok(Query { sql, keys })
+        Ok(Query {
+            sql,
+            keys,
+            scan: None,
+        })
     }
 
     fn profile(
@@ -258,22 +265,67 @@ impl Compiler<'_, '_> {
         }
         check_regexes(matchers)?;
         let keys = group_keys(by);
-        let key_cols = key_columns(&keys, profiles_subject);
         let (content, series): (Vec<&Matcher>, Vec<&Matcher>) = matchers
             .iter()
             .partition(|m| matches!(m.name.as_str(), "frame" | "leaf" | "state"));
-        let needs_frames = content.iter().any(|m| m.name != "state");
-        // `by (state)` already brings the column.
-        let needs_state =
-            content.iter().any(|m| m.name == "state") && !keys.iter().any(|k| k == "state");
-        let snapshot = SNAPSHOT_TYPES.contains(&profile_type);
-        let mut filter = vec![
+        let mut series_filter = vec![
             format!("profile_type = {}", quote(profile_type)),
             self.lookback(self.lookback_ns),
         ];
-        filter.extend(series.iter().map(|m| profiles_matcher_sql(m)));
-        let mut cols = vec![key_cols];
-        if snapshot {
+        series_filter.extend(series.iter().map(|m| profiles_matcher_sql(m)));
+        let scan = ProfileScan {
+            snapshot: SNAPSHOT_TYPES.contains(&profile_type),
+            series_filter,
+            keys: keys.clone(),
+        };
+        let hit = Hit {
+            content: content.iter().map(|m| content_sql(m)).collect(),
+            needs_frames: content.iter().any(|m| m.name != "state"),
+            needs_state: content.iter().any(|m| m.name == "state"),
+            share: func == ProfileFn::Share,
+        };
+        let sql = scan.sql(std::slice::from_ref(&hit));
+        Ok(Query {
+            sql,
+            keys,
+            scan: Some((scan, hit)),
+        })
+    }
+}
+
+/// What profile operands read before their stack conditions: rows of one
+/// profile type in the lookback, of the matching series, per group. Rules
+/// whose operands have the same scan share one query, each condition a
+/// column of its own ([`ProfileScan::sql`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProfileScan {
+    /// Snapshot types read the latest window, others sum the lookback.
+    pub snapshot: bool,
+    pub series_filter: Vec<String>,
+    pub keys: Vec<String>,
+}
+
+/// The stacks one profile operand counts within its scan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hit {
+    /// Conditions over `frames` and `state`, all of which must hold.
+    pub content: Vec<String>,
+    pub needs_frames: bool,
+    pub needs_state: bool,
+    /// The share of the group's total, else the value.
+    pub share: bool,
+}
+
+impl ProfileScan {
+    /// One query answering every hit: group columns, then `value` for a
+    /// single hit, or `value0`, `value1`, … in the order given.
+    pub fn sql(&self, hits: &[Hit]) -> String {
+        let keys = &self.keys;
+        let needs_frames = hits.iter().any(|h| h.needs_frames);
+        // `by (state)` already brings the column.
+        let needs_state = hits.iter().any(|h| h.needs_state) && !keys.iter().any(|k| k == "state");
+        let mut cols = vec![key_columns(keys, profiles_subject)];
+        if self.snapshot {
             cols.push("time".into());
         }
         if needs_state {
@@ -285,38 +337,57 @@ impl Compiler<'_, '_> {
         let inner = format!(
             "SELECT {}, sum(value) AS v FROM profiles WHERE {} GROUP BY {}",
             cols.join(", "),
-            filter.join(" AND "),
+            self.series_filter.join(" AND "),
             positions(
                 keys.len()
-                    + usize::from(snapshot)
+                    + usize::from(self.snapshot)
                     + usize::from(needs_state)
                     + usize::from(needs_frames)
             )
         );
-        let hit = if content.is_empty() {
-            "v".to_string()
-        } else {
-            let conds: Vec<String> = content.iter().map(|m| content_sql(m)).collect();
-            format!("CASE WHEN {} THEN v ELSE 0 END", conds.join(" AND "))
-        };
-        let k = quoted_list(&keys);
-        let value = match func {
-            ProfileFn::Share => {
-                "CASE WHEN total > 0 THEN CAST(hit AS DOUBLE) / CAST(total AS DOUBLE) ELSE 0 END"
+        let name = |i: usize| {
+            if hits.len() == 1 {
+                "value".to_string()
+            } else {
+                format!("value{i}")
             }
-            ProfileFn::Goroutines | ProfileFn::Value => "CAST(hit AS DOUBLE)",
         };
-        let sql = if snapshot {
+        let sums: Vec<String> = hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let hit = if h.content.is_empty() {
+                    "v".to_string()
+                } else {
+                    format!("CASE WHEN {} THEN v ELSE 0 END", h.content.join(" AND "))
+                };
+                format!("sum({hit}) AS hit{i}")
+            })
+            .collect();
+        let values: Vec<String> = hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let v = if h.share {
+                    format!("CASE WHEN total > 0 THEN CAST(hit{i} AS DOUBLE) / CAST(total AS DOUBLE) ELSE 0 END")
+                } else {
+                    format!("CAST(hit{i} AS DOUBLE)")
+                };
+                format!("{v} AS {}", name(i))
+            })
+            .collect();
+        let k = quoted_list(keys);
+        let (sums, values) = (sums.join(", "), values.join(", "));
+        if self.snapshot {
             let per_window = format!(
-                "SELECT {k}, time, sum({hit}) AS hit, sum(v) AS total FROM ({inner}) GROUP BY {k}, time"
+                "SELECT {k}, time, {sums}, sum(v) AS total FROM ({inner}) GROUP BY {k}, time"
             );
-            latest(&k, &per_window, value)
+            latest(&k, &per_window, &values)
         } else {
             format!(
-                "SELECT {k}, {value} AS value FROM (SELECT {k}, sum({hit}) AS hit, sum(v) AS total FROM ({inner}) GROUP BY {k})"
+                "SELECT {k}, {values} FROM (SELECT {k}, {sums}, sum(v) AS total FROM ({inner}) GROUP BY {k})"
             )
-        };
-        Ok(Query { sql, keys })
+        }
     }
 }
 
@@ -353,10 +424,11 @@ fn positions(n: usize) -> String {
         .join(", ")
 }
 
-/// Each group's row at its latest `time` in `per_window`.
-fn latest(keys: &str, per_window: &str, value: &str) -> String {
+/// Each group's row at its latest `time` in `per_window`; `values` are
+/// the selected value expressions with their names.
+fn latest(keys: &str, per_window: &str, values: &str) -> String {
     format!(
-        "SELECT {keys}, {value} AS value FROM (SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY time DESC) AS rn FROM ({per_window})) WHERE rn = 1"
+        "SELECT {keys}, {values} FROM (SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY time DESC) AS rn FROM ({per_window})) WHERE rn = 1"
     )
 }
 

@@ -204,7 +204,13 @@ pub fn fingerprint(tenant: &str, rule: &str, labels: &BTreeMap<String, String>) 
 }
 
 /// A query's answer as groups: (group column names, rows).
-fn to_rows(out: &flarego_query::QueryOutput) -> Result<(Vec<String>, Rows), String> {
+/// A query's answer as groups: (group column names, one set of rows per
+/// value column). `values` names the value columns; every other column is
+/// a group column.
+fn to_rows(
+    out: &flarego_query::QueryOutput,
+    values: &[String],
+) -> Result<(Vec<String>, Vec<Rows>), String> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::{DataType, Float64Type};
     let names: Vec<String> = out
@@ -213,25 +219,35 @@ fn to_rows(out: &flarego_query::QueryOutput) -> Result<(Vec<String>, Rows), Stri
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let value_at = names.iter().position(|n| n == "value");
-    let keys: Vec<String> = names.iter().filter(|n| *n != "value").cloned().collect();
-    let mut rows = Rows::new();
+    let value_at: Vec<Option<usize>> = values
+        .iter()
+        .map(|v| names.iter().position(|n| n == v))
+        .collect();
+    let is_value = |i: usize| value_at.contains(&Some(i));
+    let keys: Vec<String> = (0..names.len())
+        .filter(|i| !is_value(*i))
+        .map(|i| names[i].clone())
+        .collect();
+    let mut rows = vec![Rows::new(); values.len()];
     for b in &out.batches {
         let mut key_cols = Vec::new();
         for (i, n) in names.iter().enumerate() {
-            if Some(i) != value_at {
+            if !is_value(i) {
                 let c = datafusion::arrow::compute::cast(b.column(i), &DataType::Utf8)
                     .map_err(|e| format!("column {n} cannot be read as text: {e}"))?;
                 key_cols.push(c);
             }
         }
-        let values = match value_at {
-            Some(i) => Some(
-                datafusion::arrow::compute::cast(b.column(i), &DataType::Float64)
-                    .map_err(|e| format!("column value is not a number: {e}"))?,
-            ),
-            None => None,
-        };
+        let mut value_cols = Vec::new();
+        for at in &value_at {
+            value_cols.push(match at {
+                Some(i) => Some(
+                    datafusion::arrow::compute::cast(b.column(*i), &DataType::Float64)
+                        .map_err(|e| format!("column {} is not a number: {e}", names[*i]))?,
+                ),
+                None => None,
+            });
+        }
         for r in 0..b.num_rows() {
             let key: Vec<String> = key_cols
                 .iter()
@@ -244,14 +260,115 @@ fn to_rows(out: &flarego_query::QueryOutput) -> Result<(Vec<String>, Rows), Stri
                     }
                 })
                 .collect();
-            let v = values.as_ref().map_or(1.0, |a| {
-                let a = a.as_primitive::<Float64Type>();
-                if a.is_null(r) { f64::NAN } else { a.value(r) }
-            });
-            rows.insert(key, v);
+            for (out, col) in rows.iter_mut().zip(&value_cols) {
+                // No value column (a SQL rule without one): the row fires.
+                let v = col.as_ref().map_or(1.0, |a| {
+                    let a = a.as_primitive::<Float64Type>();
+                    if a.is_null(r) { f64::NAN } else { a.value(r) }
+                });
+                out.insert(key.clone(), v);
+            }
         }
     }
     Ok((keys, rows))
+}
+
+#[cfg(test)]
+pub(crate) fn to_rows_for_tests(
+    out: &flarego_query::QueryOutput,
+    values: &[String],
+) -> (Vec<String>, Vec<Rows>) {
+    to_rows(out, values).unwrap()
+}
+
+/// One query of an evaluation round and the value columns it returns.
+struct Planned {
+    tenant: TenantId,
+    sql: String,
+    values: Vec<String>,
+}
+
+/// The queries of a round: rules' queries deduplicated by (tenant, SQL),
+/// and with `merge`, profile operands over one scan merged into one query
+/// with a value column each. Returns the queries and, per rule, where
+/// each of its operands' rows come from (query, value column).
+#[allow(clippy::type_complexity)]
+fn plan(due: &[Arc<Rule>], share: bool) -> (Vec<Planned>, Vec<Vec<(usize, usize)>>) {
+    let mut planned: Vec<Planned> = Vec::new();
+    let mut plain: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut scans: BTreeMap<
+        (String, crate::compile::ProfileScan),
+        (usize, Vec<crate::compile::Hit>),
+    > = BTreeMap::new();
+    // First pass: which hits each scan needs.
+    if share {
+        for r in due {
+            if let RuleKind::Expr { compiled, .. } = &r.kind {
+                for q in &compiled.queries {
+                    if let Some((scan, hit)) = &q.scan {
+                        let e = scans
+                            .entry((r.tenant.0.clone(), scan.clone()))
+                            .or_insert((usize::MAX, Vec::new()));
+                        if !e.1.contains(hit) {
+                            e.1.push(hit.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for ((tenant, scan), (at, hits)) in scans.iter_mut() {
+            let values = if hits.len() == 1 {
+                vec!["value".to_string()]
+            } else {
+                (0..hits.len()).map(|i| format!("value{i}")).collect()
+            };
+            planned.push(Planned {
+                tenant: TenantId(tenant.clone()),
+                sql: scan.sql(hits),
+                values,
+            });
+            *at = planned.len() - 1;
+        }
+    }
+    let mut uses = Vec::with_capacity(due.len());
+    for r in due {
+        let queries: Vec<(
+            String,
+            Option<&(crate::compile::ProfileScan, crate::compile::Hit)>,
+        )> = match &r.kind {
+            RuleKind::Expr { compiled, .. } => compiled
+                .queries
+                .iter()
+                .map(|q| (q.sql.clone(), q.scan.as_ref()))
+                .collect(),
+            RuleKind::Sql { text } => vec![(text.clone(), None)],
+        };
+        let mut mine = Vec::new();
+        for (sql, scan) in queries {
+            if share && let Some((scan, hit)) = scan {
+                let (at, hits) = &scans[&(r.tenant.0.clone(), scan.clone())];
+                let col = hits.iter().position(|h| h == hit).unwrap_or(0);
+                mine.push((*at, col));
+                continue;
+            }
+            let key = (r.tenant.0.clone(), sql.clone());
+            let n = match plain.get(&key) {
+                Some(n) if share => *n,
+                _ => {
+                    planned.push(Planned {
+                        tenant: r.tenant.clone(),
+                        sql,
+                        values: vec!["value".to_string()],
+                    });
+                    plain.insert(key, planned.len() - 1);
+                    planned.len() - 1
+                }
+            };
+            mine.push((n, 0));
+        }
+        uses.push(mine);
+    }
+    (planned, uses)
 }
 
 impl AlertEngine {
@@ -388,9 +505,13 @@ impl AlertEngine {
         )
         .await;
         if let Ok(Ok(out)) = seen
-            && let Ok((_, rows)) = to_rows(&out)
+            && let Ok((_, rows)) = to_rows(&out, &["value".to_string()])
         {
-            names.extend(rows.into_keys().filter_map(|k| k.into_iter().next()));
+            names.extend(
+                rows.into_iter()
+                    .flat_map(|r| r.into_keys())
+                    .filter_map(|k| k.into_iter().next()),
+            );
         }
         names
     }
@@ -757,28 +878,11 @@ impl AlertEngine {
         if due.is_empty() {
             return 0;
         }
-        // One query per distinct (tenant, SQL) when scans are shared.
-        let mut queries: Vec<(TenantId, String)> = Vec::new();
-        let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
-        let mut uses: Vec<Vec<usize>> = Vec::with_capacity(due.len());
-        for r in &due {
-            let mut mine = Vec::new();
-            for sql in r.queries() {
-                let key = (r.tenant.0.clone(), sql.clone());
-                let n = match index.get(&key) {
-                    Some(n) if self.inner.config.share_scans => *n,
-                    _ => {
-                        queries.push((r.tenant.clone(), sql));
-                        index.insert(key, queries.len() - 1);
-                        queries.len() - 1
-                    }
-                };
-                mine.push(n);
-            }
-            uses.push(mine);
-        }
-        let results: Vec<Result<(Vec<String>, Rows), String>> = futures::stream::iter(queries)
-            .map(|(tenant, sql)| self.run_query(tenant, sql))
+        // One query per distinct (tenant, SQL), and one per profile scan,
+        // when scans are shared.
+        let (queries, uses) = plan(&due, self.inner.config.share_scans);
+        let results: Vec<Result<(Vec<String>, Vec<Rows>), String>> = futures::stream::iter(queries)
+            .map(|p| self.run_query(p.tenant, p.sql, p.values))
             .buffered(self.inner.config.max_concurrent_queries.max(1))
             .collect()
             .await;
@@ -786,8 +890,17 @@ impl AlertEngine {
         let mut rows = Vec::new();
         for (r, mine) in due.iter().zip(uses) {
             let rule_started = Instant::now();
-            let answers: Result<Vec<(Vec<String>, Rows)>, String> =
-                mine.iter().map(|n| results[*n].clone()).collect();
+            let answers: Result<Vec<(Vec<String>, Rows)>, String> = mine
+                .iter()
+                .map(|(n, col)| {
+                    results[*n]
+                        .as_ref()
+                        .map_err(Clone::clone)
+                        .map(|(keys, cols)| {
+                            (keys.clone(), cols.get(*col).cloned().unwrap_or_default())
+                        })
+                })
+                .collect();
             let key = (r.tenant.0.clone(), r.name.clone());
             let mut health = Health {
                 last_evaluation: Some(rfc3339(now_ns)),
@@ -890,7 +1003,8 @@ impl AlertEngine {
         &self,
         tenant: TenantId,
         sql: String,
-    ) -> Result<(Vec<String>, Rows), String> {
+        values: Vec<String>,
+    ) -> Result<(Vec<String>, Vec<Rows>), String> {
         self.inner.metrics.queries.fetch_add(1, Ordering::Relaxed);
         let limit = self.inner.config.query_timeout;
         match tokio::time::timeout(limit, self.inner.query.sql(Some(tenant), &sql)).await {
@@ -898,7 +1012,7 @@ impl AlertEngine {
                 "the query ran longer than query_timeout = {limit:?}"
             )),
             Ok(Err(e)) => Err(e.to_string()),
-            Ok(Ok(out)) => to_rows(&out),
+            Ok(Ok(out)) => to_rows(&out, &values),
         }
     }
 

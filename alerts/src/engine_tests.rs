@@ -154,3 +154,59 @@ async fn timing_and_dedup_on_a_moved_clock() {
     settle(&alerts, 1).await;
     assert_eq!(sent(&alerts), 1, "one resolved notification");
 }
+
+/// Operands over one scan answer alike whether merged into one query or
+/// run one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_scans_answer_as_separate_queries() {
+    use crate::compile::{Vocabulary, compile};
+    let dir = tempfile::tempdir().unwrap();
+    let storage = StorageConfig {
+        data_dir: dir.path().join("data"),
+        cold: ColdStoreConfig::InMemory,
+        compaction_interval: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let engine = Engine::open(storage, Arc::new(|_, _| Err("no replay".into())))
+        .await
+        .unwrap();
+    let query = QueryEngine::new(engine.clone(), QueryConfig::default()).unwrap();
+    park(&engine, 25).await;
+    let vocab = Vocabulary {
+        metric_known: &|_| true,
+    };
+    let exprs = [
+        r#"goroutines(state = "chan receive") > 0"#,
+        r#"goroutines(frame = "main.wait") > 0"#,
+        r#"goroutines(frame =~ "main\\.w.*", state != "running") > 0"#,
+        r#"goroutines(frame = "main.nothing") > 0"#,
+        r#"goroutines() > 0"#,
+    ];
+    let compiled: Vec<_> = exprs
+        .iter()
+        .map(|e| compile(&crate::expr::parse(e).unwrap(), 3600 * S, &vocab).unwrap())
+        .collect();
+    let (scan, _) = compiled[0].queries[0].scan.clone().unwrap();
+    let hits: Vec<_> = compiled
+        .iter()
+        .map(|c| {
+            let (s, h) = c.queries[0].scan.clone().unwrap();
+            assert_eq!(s, scan, "one scan");
+            h
+        })
+        .collect();
+    let tenant = Some(TenantId::default_tenant());
+    let merged = query.sql(tenant.clone(), &scan.sql(&hits)).await.unwrap();
+    let names: Vec<String> = (0..hits.len()).map(|i| format!("value{i}")).collect();
+    let (_, merged) = super::engine::to_rows_for_tests(&merged, &names);
+    for (i, c) in compiled.iter().enumerate() {
+        let alone = query.sql(tenant.clone(), &c.queries[0].sql).await.unwrap();
+        let (_, alone) = super::engine::to_rows_for_tests(&alone, &["value".to_string()]);
+        assert_eq!(merged[i], alone[0], "{}", exprs[i]);
+    }
+    let values: Vec<f64> = merged
+        .iter()
+        .map(|r| r.values().next().copied().unwrap_or(-1.0))
+        .collect();
+    assert_eq!(values, [25.0, 25.0, 25.0, 0.0, 25.0]);
+}
