@@ -281,6 +281,10 @@ pub(crate) fn to_rows_for_tests(
     to_rows(out, values).unwrap()
 }
 
+/// A query's answer: its group columns and one set of rows per value
+/// column, or why it failed.
+type Answer = Result<(Vec<String>, Vec<Rows>), String>;
+
 /// One query of an evaluation round and the value columns it returns.
 struct Planned {
     tenant: TenantId,
@@ -881,7 +885,7 @@ impl AlertEngine {
         // One query per distinct (tenant, SQL), and one per profile scan,
         // when scans are shared.
         let (queries, uses) = plan(&due, self.inner.config.share_scans);
-        let results: Vec<Result<(Vec<String>, Vec<Rows>), String>> = futures::stream::iter(queries)
+        let results: Vec<Answer> = futures::stream::iter(queries)
             .map(|p| self.run_query(p.tenant, p.sql, p.values))
             .buffered(self.inner.config.max_concurrent_queries.max(1))
             .collect()
@@ -999,12 +1003,7 @@ impl AlertEngine {
         }
     }
 
-    async fn run_query(
-        &self,
-        tenant: TenantId,
-        sql: String,
-        values: Vec<String>,
-    ) -> Result<(Vec<String>, Vec<Rows>), String> {
+    async fn run_query(&self, tenant: TenantId, sql: String, values: Vec<String>) -> Answer {
         self.inner.metrics.queries.fetch_add(1, Ordering::Relaxed);
         let limit = self.inner.config.query_timeout;
         match tokio::time::timeout(limit, self.inner.query.sql(Some(tenant), &sql)).await {
