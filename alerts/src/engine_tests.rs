@@ -44,6 +44,21 @@ async fn park(engine: &Engine, n: i64) {
     engine.write(vec![], batch).await.unwrap();
 }
 
+/// A storage engine (cold tier in memory) and the query layer over it.
+async fn open(dir: &std::path::Path) -> (Engine, QueryEngine) {
+    let storage = StorageConfig {
+        data_dir: dir.join("data"),
+        cold: ColdStoreConfig::InMemory,
+        compaction_interval: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let engine = Engine::open(storage, Arc::new(|_, _| Err("no replay".into())))
+        .await
+        .unwrap();
+    let query = QueryEngine::new(engine.clone(), QueryConfig::default()).unwrap();
+    (engine, query)
+}
+
 async fn start(query: &QueryEngine, dir: &std::path::Path, clock: Arc<ManualClock>) -> AlertEngine {
     let rules = dir.join("rules.toml");
     std::fs::write(
@@ -70,16 +85,7 @@ window = "1h"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timing_and_dedup_on_a_moved_clock() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = StorageConfig {
-        data_dir: dir.path().join("data"),
-        cold: ColdStoreConfig::InMemory,
-        compaction_interval: std::time::Duration::from_secs(3600),
-        ..Default::default()
-    };
-    let engine = Engine::open(storage, Arc::new(|_, _| Err("no replay".into())))
-        .await
-        .unwrap();
-    let query = QueryEngine::new(engine.clone(), QueryConfig::default()).unwrap();
+    let (engine, query) = open(dir.path()).await;
     let t0 = 1_900_000_000 * S;
     let clock = Arc::new(ManualClock(AtomicI64::new(t0)));
     let alerts = start(&query, dir.path(), clock.clone()).await;
@@ -161,16 +167,7 @@ async fn timing_and_dedup_on_a_moved_clock() {
 async fn merged_scans_answer_as_separate_queries() {
     use crate::compile::{Vocabulary, compile};
     let dir = tempfile::tempdir().unwrap();
-    let storage = StorageConfig {
-        data_dir: dir.path().join("data"),
-        cold: ColdStoreConfig::InMemory,
-        compaction_interval: std::time::Duration::from_secs(3600),
-        ..Default::default()
-    };
-    let engine = Engine::open(storage, Arc::new(|_, _| Err("no replay".into())))
-        .await
-        .unwrap();
-    let query = QueryEngine::new(engine.clone(), QueryConfig::default()).unwrap();
+    let (engine, query) = open(dir.path()).await;
     park(&engine, 25).await;
     let vocab = Vocabulary {
         metric_known: &|_| true,
