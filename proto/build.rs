@@ -6,6 +6,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "protos/perftools/profile.proto",
         "protos/types/v1/types.proto",
+        "protos/querier/v1/querier.proto",
+        "protos/settings/v1/setting.proto",
         "protos/push/v1/push.proto",
         "protos/agent/v1/agent.proto",
         "protos/flarego/query/v1/query.proto",

@@ -7,7 +7,10 @@
 //! - [`pprof`]: the pprof `Profile` message (Go's `net/http/pprof` output and
 //!   what every Pyroscope client sends).
 //! - [`push::v1`]: Pyroscope's `push.v1.PusherService/Push` request and response.
-//! - [`types::v1`]: label pairs shared by the push API.
+//! - [`types::v1`]: labels, profile types, series and selectors shared
+//!   by Pyroscope's push and read APIs.
+//! - [`querier::v1`], [`settings::v1`]: Pyroscope's read API messages
+//!   (Connect), for Grafana, profilecli and Pyroscope's UI.
 //! - [`agent::v1`]: the chunks agents send per window, and their acks.
 //! - [`flarego::query::v1`]: the read API over gRPC (`QueryService`).
 
@@ -24,6 +27,22 @@ pub mod types {
     /// Label pairs (`types.v1`).
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/types.v1.rs"));
+    }
+}
+
+/// `querier.*` packages.
+pub mod querier {
+    /// Pyroscope's read API (`querier.v1`), served over Connect.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/querier.v1.rs"));
+    }
+}
+
+/// `settings.*` packages.
+pub mod settings {
+    /// Pyroscope's settings API (`settings.v1`).
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/settings.v1.rs"));
     }
 }
 
@@ -87,4 +106,38 @@ pub mod agent_metrics {
         "agent_perf_achieved_hz",
         "agent_perf_errors",
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    /// Field numbers clients depend on, checked on the wire.
+    #[test]
+    fn read_api_messages_use_pyroscopes_field_numbers() {
+        let req = crate::querier::v1::SelectMergeStacktracesRequest {
+            profile_type_id: "a".into(),
+            max_nodes: Some(5),
+            format: crate::querier::v1::ProfileFormat::Pprof as i32,
+            span_selector: vec!["s".into()],
+            ..Default::default()
+        };
+        // 1: "a"; 5: 5; 6: 4 (PPROF); 11: "s".
+        assert_eq!(
+            req.encode_to_vec(),
+            [0x0a, 1, b'a', 0x28, 5, 0x30, 4, 0x5a, 1, b's']
+        );
+        let series = crate::querier::v1::SeriesResponse {
+            labels_set: vec![Default::default()],
+        };
+        assert_eq!(series.encode_to_vec(), [0x12, 0], "labels_set is field 2");
+        let step = crate::querier::v1::SelectSeriesRequest {
+            step: 15.0,
+            exemplar_type: crate::types::v1::ExemplarType::None as i32,
+            ..Default::default()
+        };
+        let bytes = step.encode_to_vec();
+        assert_eq!(bytes[0], 0x31, "step is field 6, a double");
+        assert_eq!(&bytes[9..], [0x50, 1], "exemplar_type is field 10");
+    }
 }
