@@ -21,11 +21,12 @@
 //! SQL. Profiling functions live in [`udf`]; results are turned into JSON
 //! rows by [`output`]. The read API's logic (flame graphs, top tables,
 //! timelines, browsing, exports) is in [`read`]; stored `.fgo` snapshots
-//! in [`snapshots`].
+//! in [`snapshots`]; Pyroscope's read API's terms in [`pyroscope`].
 
 pub mod error;
 pub mod late_frames;
 pub mod output;
+pub mod pyroscope;
 pub mod read;
 pub mod rollups;
 #[cfg(test)]
