@@ -195,10 +195,10 @@ async fn merged_scans_answer_as_separate_queries() {
     let tenant = Some(TenantId::default_tenant());
     let merged = query.sql(tenant.clone(), &scan.sql(&hits)).await.unwrap();
     let names: Vec<String> = (0..hits.len()).map(|i| format!("value{i}")).collect();
-    let (_, merged) = super::engine::to_rows_for_tests(&merged, &names);
+    let (_, merged) = super::engine::to_rows(&merged, &names).unwrap();
     for (i, c) in compiled.iter().enumerate() {
         let alone = query.sql(tenant.clone(), &c.queries[0].sql).await.unwrap();
-        let (_, alone) = super::engine::to_rows_for_tests(&alone, &["value".to_string()]);
+        let (_, alone) = super::engine::to_rows(&alone, &["value".to_string()]).unwrap();
         assert_eq!(merged[i], alone[0], "{}", exprs[i]);
     }
     let values: Vec<f64> = merged
