@@ -1,6 +1,12 @@
 //! Compiles the `.proto` files under `protos/` with protox (pure Rust), so a
 //! build needs nothing outside cargo; tonic adds gRPC clients and servers
-//! for the services.
+//! for the services, and pbjson the protobuf JSON mapping (serde) of the
+//! messages Connect clients send as JSON.
+
+use prost::Message;
+
+/// Packages whose messages also speak protobuf JSON.
+const JSON_PACKAGES: [&str; 4] = [".querier.v1", ".types.v1", ".settings.v1", ".perftools"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
@@ -16,6 +22,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={f}");
     }
     let fds = protox::compile(files, ["protos"])?;
+    let descriptors = fds.encode_to_vec();
     tonic_prost_build::configure().compile_fds(fds)?;
+    pbjson_build::Builder::new()
+        .register_descriptors(&descriptors)?
+        .ignore_unknown_fields()
+        .build(&JSON_PACKAGES)?;
     Ok(())
 }

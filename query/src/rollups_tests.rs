@@ -112,6 +112,7 @@ fn selection(rng: &mut StdRng, from_ns: i64, to_ns: i64) -> Selection {
             .then(|| regex::Regex::new("gzip").unwrap()),
         ignore: None,
         hide: None,
+        call_site: Vec::new(),
         tenant: None,
     }
 }

@@ -85,12 +85,27 @@ impl QueryEngine {
             Listing::MetricNames => FileKind::Metrics,
             _ => FileKind::Samples,
         };
+        let series = self
+            .series_in_range(scope, kind, req.from_ns, req.to_ns)
+            .await?;
+        Ok(list(series, &matchers, req))
+    }
+
+    /// Every series of `kind` in `scope` with rows in `[from_ns, to_ns)`,
+    /// with its number of rows: from series metadata only.
+    pub(crate) async fn series_in_range(
+        &self,
+        scope: Option<TenantId>,
+        kind: FileKind,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<HashMap<SeriesEntry, u64>, ReadError> {
         let snap = self.engine().snapshot();
-        let mut series: HashMap<SeriesEntry, u64> = hot_series(&snap, kind, &scope, req);
+        let mut series = hot_series(&snap, kind, &scope, from_ns, to_ns);
         let files: Vec<_> = snap
             .manifest
             .files_of(kind, scope.as_ref().map(|t| t.as_str()))
-            .filter(|f| f.min_time_ns < req.to_ns && f.max_time_ns >= req.from_ns)
+            .filter(|f| f.min_time_ns < to_ns && f.max_time_ns >= from_ns)
             .cloned()
             .collect();
         for f in &files {
@@ -104,7 +119,7 @@ impl QueryEngine {
                 *series.entry(s.series.clone()).or_default() += s.rows;
             }
         }
-        Ok(list(series, &matchers, req))
+        Ok(series)
     }
 }
 
@@ -113,7 +128,8 @@ fn hot_series(
     snap: &TierSnapshot,
     kind: FileKind,
     scope: &Option<TenantId>,
-    req: &BrowseRequest,
+    from_ns: i64,
+    to_ns: i64,
 ) -> HashMap<SeriesEntry, u64> {
     let n = match kind {
         FileKind::Metrics => snap.metric_series.len(),
@@ -129,7 +145,7 @@ fn hot_series(
     };
     for w in &snap.hot {
         let start = w.start.0;
-        if start >= req.to_ns || start.saturating_add(snap.window_ns) <= req.from_ns {
+        if start >= to_ns || start.saturating_add(snap.window_ns) <= from_ns {
             continue;
         }
         match kind {

@@ -30,6 +30,9 @@ pub struct Selection {
     pub ignore: Option<Regex>,
     /// Drop the frames matching it from every stack.
     pub hide: Option<Regex>,
+    /// Keep only stacks that start (root first) with these functions
+    /// (Pyroscope's `stack_trace_selector.call_site`).
+    pub call_site: Vec<String>,
     /// An admin's `tenant=`.
     pub tenant: Option<String>,
 }
@@ -111,6 +114,7 @@ impl Selection {
             focus: regex("focus")?,
             ignore: regex("ignore")?,
             hide: regex("hide")?,
+            call_site: Vec::new(),
             tenant: get("tenant").map(|(_, t)| t.clone()),
         })
     }
@@ -147,6 +151,11 @@ impl Selection {
     /// `None` when the stack is left out.
     pub fn filter_frames<'a>(&self, frames: &'a [std::sync::Arc<str>]) -> Option<Vec<&'a str>> {
         let any = |re: &Regex| frames.iter().any(|f| re.is_match(f));
+        let starts_with_call_site = frames.len() >= self.call_site.len()
+            && frames.iter().zip(&self.call_site).all(|(f, c)| **f == **c);
+        if !starts_with_call_site {
+            return None;
+        }
         if self.focus.as_ref().is_some_and(|re| !any(re)) {
             return None;
         }
@@ -163,7 +172,10 @@ impl Selection {
 
     /// Whether a stack filter applies (else stacks are used as they are).
     pub fn filters_frames(&self) -> bool {
-        self.focus.is_some() || self.ignore.is_some() || self.hide.is_some()
+        self.focus.is_some()
+            || self.ignore.is_some()
+            || self.hide.is_some()
+            || !self.call_site.is_empty()
     }
 }
 

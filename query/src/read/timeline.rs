@@ -33,7 +33,13 @@ pub enum GroupBy {
     Instance,
     Service,
     Label(String),
+    /// Several of the above: a series per combination of their values
+    /// (its `group` joins them with [`GROUP_SEPARATOR`]).
+    Many(Vec<GroupBy>),
 }
+
+/// What joins the values of a [`GroupBy::Many`] group.
+pub const GROUP_SEPARATOR: char = '\u{1f}';
 
 impl GroupBy {
     pub fn parse(raw: Option<&str>) -> Result<GroupBy, ReadError> {
@@ -69,6 +75,15 @@ impl GroupBy {
             GroupBy::Instance => "instance".into(),
             GroupBy::Service => "service".into(),
             GroupBy::Label(n) => format!("coalesce(labels[{}], '')", quote(n)),
+            GroupBy::Many(parts) if parts.is_empty() => "''".into(),
+            GroupBy::Many(parts) => {
+                let parts: Vec<String> = parts.iter().map(|p| p.sql(metrics)).collect();
+                format!(
+                    "concat_ws({}, {})",
+                    quote(&GROUP_SEPARATOR.to_string()),
+                    parts.join(", ")
+                )
+            }
         }
     }
 }
