@@ -66,6 +66,9 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The request asks for a form this server does not serve.
+    #[error("not implemented: {0}")]
+    NotImplemented(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -84,6 +87,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

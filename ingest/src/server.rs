@@ -121,6 +121,7 @@ pub fn router(
         .route("/api/v1/ingest", post(routes::api_ingest::ingest))
         .route("/api/v1/query", post(routes::query::query))
         .merge(routes::read::routes())
+        .merge(routes::pyroscope::routes())
         .route("/api/v1/admin/flush", post(routes::admin::flush))
         .merge(routes::alerts::routes())
         .route("/api/v1/agent/ws", get(routes::agent_ws::upgrade))

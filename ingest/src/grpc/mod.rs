@@ -51,6 +51,7 @@ pub fn status_of(e: ApiError) -> Status {
         ApiError::Unauthorized => Status::unauthenticated(e.to_string()),
         ApiError::Forbidden(m) => Status::permission_denied(m),
         ApiError::NotFound(m) => Status::not_found(m),
+        ApiError::NotImplemented(m) => Status::unimplemented(m),
         ApiError::Internal(m) => {
             tracing::error!(error = %m, "agent stream failed");
             Status::internal("internal error")

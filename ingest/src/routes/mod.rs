@@ -4,10 +4,12 @@ pub mod admin;
 pub mod agent_ws;
 pub mod alerts;
 pub mod api_ingest;
+pub mod connect;
 pub mod health;
 pub mod legacy_ingest;
 pub mod metrics;
 pub mod push;
+pub mod pyroscope;
 pub mod query;
 pub mod read;
 
@@ -33,8 +35,15 @@ pub async fn read_body(
     body: Body,
     charge: &mut MemoryCharge,
 ) -> Result<Bytes, ApiError> {
+    let bytes = read_limited(state, body).await?;
+    state.limiter.ingest_bytes(principal, bytes.len())?;
+    inflate(state, headers, bytes, charge)
+}
+
+/// Reads the body, refusing more than `max_body_bytes`.
+pub async fn read_limited(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
     let limit = state.limits.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |s| s.source())
             .any(|s| s.is::<http_body_util::LengthLimitError>());
         if crate::body_deadline::is_timeout(&e) {
@@ -46,8 +55,17 @@ pub async fn read_body(
         } else {
             ApiError::BadRequest(format!("cannot read request body: {e}"))
         }
-    })?;
-    state.limiter.ingest_bytes(principal, bytes.len())?;
+    })
+}
+
+/// `bytes` charged to the request's memory and inflated (within the
+/// limits) when sent with `Content-Encoding: gzip`.
+pub fn inflate(
+    state: &AppState,
+    headers: &HeaderMap,
+    bytes: Bytes,
+    charge: &mut MemoryCharge,
+) -> Result<Bytes, ApiError> {
     charge.charge("request body", bytes.len())?;
     let gzipped = headers
         .get(axum::http::header::CONTENT_ENCODING)

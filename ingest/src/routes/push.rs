@@ -28,7 +28,7 @@ pub async fn push(State(state): State<SharedState>, headers: HeaderMap, body: Bo
             Vec::<u8>::new(),
         )
             .into_response(),
-        Err(e) => connect_error(e),
+        Err(e) => super::connect::error(e),
     }
 }
 
@@ -70,39 +70,4 @@ async fn handle(
     };
     commit(state, record, &mut charge).await?;
     Ok(())
-}
-
-/// Connect's error body: `{"code": "...", "message": "..."}`.
-fn connect_error(e: ApiError) -> Response {
-    let code = match &e {
-        ApiError::BadRequest(_) => "invalid_argument",
-        ApiError::PayloadTooLarge(_) => "resource_exhausted",
-        ApiError::UnsupportedMediaType(_) => "invalid_argument",
-        ApiError::RequestTimeout(_) => "deadline_exceeded",
-        ApiError::NotReady | ApiError::Unavailable { .. } => "unavailable",
-        ApiError::TooManyRequests(_) | ApiError::RateLimited { .. } => "resource_exhausted",
-        ApiError::Unauthorized => "unauthenticated",
-        ApiError::Forbidden(_) => "permission_denied",
-        ApiError::NotFound(_) => "not_found",
-        ApiError::Internal(detail) => {
-            tracing::error!(error = %detail, "push failed");
-            "internal"
-        }
-    };
-    let mut r = (
-        e.status(),
-        Json(json!({"code": code, "message": e.public_message()})),
-    )
-        .into_response();
-    if let ApiError::RateLimited {
-        retry_after_secs, ..
-    }
-    | ApiError::Unavailable {
-        retry_after_secs, ..
-    } = &e
-    {
-        r.headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
-    }
-    r
 }

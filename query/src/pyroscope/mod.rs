@@ -11,10 +11,12 @@
 //! Selection ─▶ timeline ─▶ Series with label pairs            select.rs
 //! series metadata ─▶ Pyroscope labels ─▶ profile types,
 //!   label names and values, label sets                        browse.rs
+//! legacy /pyroscope/render[-diff] ─▶ flamebearer JSON           render.rs
 //! ```
 
 pub mod browse;
 pub mod levels;
 pub mod profile_types;
+pub mod render;
 pub mod request;
 pub mod select;

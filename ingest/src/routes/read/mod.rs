@@ -143,10 +143,16 @@ pub fn read_error(e: ReadError) -> ApiError {
     }
 }
 
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> Self {
+        read_error(e)
+    }
+}
+
 /// Runs `fut` within the query time limit.
-pub async fn timed<T>(
+pub async fn timed<T, E: Into<ApiError>>(
     state: &AppState,
-    fut: impl std::future::Future<Output = Result<T, ReadError>>,
+    fut: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, ApiError> {
     let limit = state.query_timeout;
     match tokio::time::timeout(limit, fut).await {
@@ -155,7 +161,7 @@ pub async fn timed<T>(
                 .counters
                 .queries_failed
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            read_error(e)
+            e.into()
         }),
         Err(_) => {
             state
