@@ -55,15 +55,22 @@ impl Codec {
     where
         M: prost::Message + Default + serde::de::DeserializeOwned,
     {
-        let name = std::any::type_name::<M>().rsplit("::").next().unwrap_or("message");
+        let name = std::any::type_name::<M>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("message");
         match self {
             Codec::Proto => M::decode(body).map_err(|e| {
-                ApiError::BadRequest(format!("the body is not a valid {name} (binary proto): {e}"))
+                ApiError::BadRequest(format!(
+                    "the body is not a valid {name} (binary proto): {e}"
+                ))
             }),
             // An empty JSON body is the empty message.
             Codec::Json if body.iter().all(u8::is_ascii_whitespace) => Ok(M::default()),
             Codec::Json => serde_json::from_slice(body).map_err(|e| {
-                ApiError::BadRequest(format!("the body is not a valid {name} (protobuf JSON): {e}"))
+                ApiError::BadRequest(format!(
+                    "the body is not a valid {name} (protobuf JSON): {e}"
+                ))
             }),
         }
     }
@@ -80,7 +87,10 @@ impl Codec {
                 Err(e) => return error(ApiError::Internal(e.to_string())),
             },
         };
-        let ct = (header::CONTENT_TYPE, HeaderValue::from_static(self.content_type()));
+        let ct = (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type()),
+        );
         if body.len() < GZIP_FROM_BYTES || !accepts_gzip(headers) {
             return ([ct], body).into_response();
         }
@@ -184,7 +194,10 @@ mod tests {
         assert_eq!(slow.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(code(&ApiError::Unauthorized), "unauthenticated");
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         assert_eq!(Codec::of(&h).unwrap(), Codec::Json);
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert!(Codec::of(&h).is_err());

@@ -9,7 +9,7 @@
 
 use super::levels::{flame_graph, flame_graph_diff};
 use super::profile_types::pyroscope_type;
-use super::request::{max_nodes, matchers, profile_type};
+use super::request::{matchers, max_nodes, profile_type};
 use crate::QueryEngine;
 use crate::read::diff::diff_of;
 use crate::read::flame::tree_of;
@@ -106,7 +106,10 @@ pub fn parse_query(
         None => to_ns.saturating_sub(3_600_000_000_000),
     };
     if from_ns >= to_ns {
-        return Err(ReadError::param(from, format!("{from} must be before {until}")));
+        return Err(ReadError::param(
+            from,
+            format!("{from} must be before {until}"),
+        ));
     }
     Ok(RenderQuery {
         sel: Selection {
@@ -127,12 +130,13 @@ pub fn parse_query(
 /// `max-nodes` (or `maxNodes`): 0 or absent is the default.
 pub fn parse_max_nodes(params: &BTreeMap<String, String>) -> Result<usize, ReadError> {
     let raw = params.get("max-nodes").or_else(|| params.get("maxNodes"));
-    let n = match raw {
-        None => None,
-        Some(v) => Some(v.parse::<i64>().map_err(|_| {
-            ReadError::param("max-nodes", format!("{v:?} is not a whole number"))
-        })?),
-    };
+    let n =
+        match raw {
+            None => None,
+            Some(v) => Some(v.parse::<i64>().map_err(|_| {
+                ReadError::param("max-nodes", format!("{v:?} is not a whole number"))
+            })?),
+        };
     max_nodes(n)
 }
 
@@ -165,7 +169,12 @@ pub fn render_step_secs(from_ns: i64, to_ns: i64) -> i64 {
 
 fn render_timeline(t: &Timeline, values: &[f64]) -> RenderTimeline {
     RenderTimeline {
-        start_time: t.times.first().copied().unwrap_or(0).div_euclid(1_000_000_000),
+        start_time: t
+            .times
+            .first()
+            .copied()
+            .unwrap_or(0)
+            .div_euclid(1_000_000_000),
         samples: values.iter().map(|v| v.max(0.0).round() as u64).collect(),
         duration_delta: t.step_ns / 1_000_000_000,
         watermarks: None,
@@ -292,13 +301,21 @@ mod tests {
         assert_eq!(q.sel.to_ns - q.sel.from_ns, 900_000_000_000);
         assert_eq!(q.sel.matchers[0].value, "api");
         let bare: BTreeMap<String, String> = [("query".to_string(), "{}".to_string())].into();
-        let e = parse_query(&bare, ["query", "from", "until"], now).unwrap_err().to_string();
+        let e = parse_query(&bare, ["query", "from", "until"], now)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("profile-type selection"), "{e}");
         assert_eq!(render_step_secs(0, 3_600_000_000_000), 15);
         assert_eq!(render_step_secs(0, 24 * 3_600_000_000_000), 58);
         let m = metadata("process_cpu:cpu:nanoseconds:cpu:nanoseconds", "single");
-        assert_eq!((m.units.as_str(), m.sample_rate), ("samples", 1_000_000_000));
+        assert_eq!(
+            (m.units.as_str(), m.sample_rate),
+            ("samples", 1_000_000_000)
+        );
         let m = metadata("memory:inuse_space:bytes:space:bytes", "double");
-        assert_eq!((m.units.as_str(), m.name.as_str()), ("bytes", "inuse_space"));
+        assert_eq!(
+            (m.units.as_str(), m.name.as_str()),
+            ("bytes", "inuse_space")
+        );
     }
 }

@@ -281,6 +281,8 @@ impl QueryEngine {
                             None => values.next().unwrap_or_default().to_string(),
                         },
                     })
+                    // As in Prometheus, an empty label is no label.
+                    .filter(|l| !l.value.is_empty())
                     .collect();
                 let points = s
                     .values

@@ -25,6 +25,7 @@ mod migration;
 mod object_store;
 mod outage;
 mod perf_sampler;
+mod pyroscope_api;
 mod read_api;
 mod retention;
 mod security;

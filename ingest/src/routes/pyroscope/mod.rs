@@ -33,9 +33,18 @@ pub fn routes() -> Router<SharedState> {
         .route(&m("LabelNames"), post(querier::label_names))
         .route(&m("LabelValues"), post(querier::label_values))
         .route(&m("Series"), post(querier::series))
-        .route(&m("SelectMergeStacktraces"), post(querier::select_merge_stacktraces))
-        .route(&m("SelectMergeSpanProfile"), post(querier::select_merge_span_profile))
-        .route(&m("SelectMergeProfile"), post(querier::select_merge_profile))
+        .route(
+            &m("SelectMergeStacktraces"),
+            post(querier::select_merge_stacktraces),
+        )
+        .route(
+            &m("SelectMergeSpanProfile"),
+            post(querier::select_merge_span_profile),
+        )
+        .route(
+            &m("SelectMergeProfile"),
+            post(querier::select_merge_profile),
+        )
         .route(&m("SelectSeries"), post(querier::select_series))
         .route(&m("Diff"), post(querier::diff))
         .route("/settings.v1.SettingsService/Get", post(querier::settings))

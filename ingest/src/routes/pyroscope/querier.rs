@@ -42,12 +42,17 @@ pub async fn profile_types(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    unary(&state, &headers, body, |q, scope, r: q::ProfileTypesRequest| async move {
-        let series = series_of(&q, scope, &[], r.start, r.end).await?;
-        Ok::<_, ReadError>(q::ProfileTypesResponse {
-            profile_types: browse::profile_types(&series),
-        })
-    })
+    unary(
+        &state,
+        &headers,
+        body,
+        |q, scope, r: q::ProfileTypesRequest| async move {
+            let series = series_of(&q, scope, &[], r.start, r.end).await?;
+            Ok::<_, ReadError>(q::ProfileTypesResponse {
+                profile_types: browse::profile_types(&series),
+            })
+        },
+    )
     .await
 }
 
@@ -56,12 +61,17 @@ pub async fn label_names(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    unary(&state, &headers, body, |q, scope, r: t::LabelNamesRequest| async move {
-        let series = series_of(&q, scope, &r.matchers, r.start, r.end).await?;
-        Ok::<_, ReadError>(t::LabelNamesResponse {
-            names: browse::label_names(&series),
-        })
-    })
+    unary(
+        &state,
+        &headers,
+        body,
+        |q, scope, r: t::LabelNamesRequest| async move {
+            let series = series_of(&q, scope, &r.matchers, r.start, r.end).await?;
+            Ok::<_, ReadError>(t::LabelNamesResponse {
+                names: browse::label_names(&series),
+            })
+        },
+    )
     .await
 }
 
@@ -70,28 +80,38 @@ pub async fn label_values(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    unary(&state, &headers, body, |q, scope, r: t::LabelValuesRequest| async move {
-        if r.name.is_empty() {
-            return Err(ReadError::param("name", "the label to list is required"));
-        }
-        let series = series_of(&q, scope, &r.matchers, r.start, r.end).await?;
-        Ok(t::LabelValuesResponse {
-            names: browse::label_values(&series, &r.name),
-        })
-    })
+    unary(
+        &state,
+        &headers,
+        body,
+        |q, scope, r: t::LabelValuesRequest| async move {
+            if r.name.is_empty() {
+                return Err(ReadError::param("name", "the label to list is required"));
+            }
+            let series = series_of(&q, scope, &r.matchers, r.start, r.end).await?;
+            Ok(t::LabelValuesResponse {
+                names: browse::label_values(&series, &r.name),
+            })
+        },
+    )
     .await
 }
 
 pub async fn series(State(state): State<SharedState>, headers: HeaderMap, body: Body) -> Response {
-    unary(&state, &headers, body, |q, scope, r: q::SeriesRequest| async move {
-        let series = series_of(&q, scope, &r.matchers, r.start, r.end).await?;
-        Ok::<_, ReadError>(q::SeriesResponse {
-            labels_set: browse::label_sets(&series, &r.label_names)
-                .into_iter()
-                .map(|labels| t::Labels { labels })
-                .collect(),
-        })
-    })
+    unary(
+        &state,
+        &headers,
+        body,
+        |q, scope, r: q::SeriesRequest| async move {
+            let series = series_of(&q, scope, &r.matchers, r.start, r.end).await?;
+            Ok::<_, ReadError>(q::SeriesResponse {
+                labels_set: browse::label_sets(&series, &r.label_names)
+                    .into_iter()
+                    .map(|labels| t::Labels { labels })
+                    .collect(),
+            })
+        },
+    )
     .await
 }
 
@@ -100,9 +120,14 @@ pub async fn select_merge_stacktraces(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    unary(&state, &headers, body, |q, scope, r: q::SelectMergeStacktracesRequest| async move {
-        q.select_merge_stacktraces(scope, &r).await
-    })
+    unary(
+        &state,
+        &headers,
+        body,
+        |q, scope, r: q::SelectMergeStacktracesRequest| async move {
+            q.select_merge_stacktraces(scope, &r).await
+        },
+    )
     .await
 }
 
@@ -111,9 +136,14 @@ pub async fn select_merge_span_profile(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    unary(&state, &headers, body, |q, scope, r: q::SelectMergeSpanProfileRequest| async move {
-        q.select_merge_span_profile(scope, &r).await
-    })
+    unary(
+        &state,
+        &headers,
+        body,
+        |q, scope, r: q::SelectMergeSpanProfileRequest| async move {
+            q.select_merge_span_profile(scope, &r).await
+        },
+    )
     .await
 }
 
@@ -122,9 +152,14 @@ pub async fn select_merge_profile(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    unary(&state, &headers, body, |q, scope, r: q::SelectMergeProfileRequest| async move {
-        q.select_merge_profile(scope, &r).await
-    })
+    unary(
+        &state,
+        &headers,
+        body,
+        |q, scope, r: q::SelectMergeProfileRequest| async move {
+            q.select_merge_profile(scope, &r).await
+        },
+    )
     .await
 }
 
@@ -133,16 +168,22 @@ pub async fn select_series(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    unary(&state, &headers, body, |q, scope, r: q::SelectSeriesRequest| async move {
-        q.select_series(scope, &r).await
-    })
+    unary(
+        &state,
+        &headers,
+        body,
+        |q, scope, r: q::SelectSeriesRequest| async move { q.select_series(scope, &r).await },
+    )
     .await
 }
 
 pub async fn diff(State(state): State<SharedState>, headers: HeaderMap, body: Body) -> Response {
-    unary(&state, &headers, body, |q, scope, r: q::DiffRequest| async move {
-        q.pyroscope_diff(scope, &r).await
-    })
+    unary(
+        &state,
+        &headers,
+        body,
+        |q, scope, r: q::DiffRequest| async move { q.pyroscope_diff(scope, &r).await },
+    )
     .await
 }
 
@@ -153,8 +194,15 @@ pub async fn settings(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    unary(&state, &headers, body, |_, _, _: settings_v1::GetSettingsRequest| async move {
-        Ok::<_, ReadError>(settings_v1::GetSettingsResponse { settings: Vec::new() })
-    })
+    unary(
+        &state,
+        &headers,
+        body,
+        |_, _, _: settings_v1::GetSettingsRequest| async move {
+            Ok::<_, ReadError>(settings_v1::GetSettingsResponse {
+                settings: Vec::new(),
+            })
+        },
+    )
     .await
 }

@@ -96,11 +96,19 @@ pub async fn label_values(
         let engine = &ctx.ready.query;
         let series = timed(
             &state,
-            engine.pyroscope_series(ctx.scope.clone(), &Selectors::parse("query", &[])?, from_ns, to_ns),
+            engine.pyroscope_series(
+                ctx.scope.clone(),
+                &Selectors::parse("query", &[])?,
+                from_ns,
+                to_ns,
+            ),
         )
         .await?;
         Ok(match label.as_str() {
-            "__name__" => browse::profile_types(&series).into_iter().map(|t| t.id).collect(),
+            "__name__" => browse::profile_types(&series)
+                .into_iter()
+                .map(|t| t.id)
+                .collect(),
             l => browse::label_values(&series, l),
         })
     };
