@@ -6,7 +6,13 @@
 use prost::Message;
 
 /// Packages whose messages also speak protobuf JSON.
-const JSON_PACKAGES: [&str; 4] = [".querier.v1", ".types.v1", ".settings.v1", ".perftools"];
+const JSON_PACKAGES: [&str; 5] = [
+    ".querier.v1",
+    ".types.v1",
+    ".settings.v1",
+    ".perftools",
+    ".opentelemetry.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
@@ -17,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "protos/push/v1/push.proto",
         "protos/agent/v1/agent.proto",
         "protos/flarego/query/v1/query.proto",
+        "protos/opentelemetry/proto/collector/profiles/v1development/profiles_service.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

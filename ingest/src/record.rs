@@ -11,12 +11,14 @@
 use crate::decode::budget::MemoryCharge;
 use crate::decode::chunk::{add_chunk, parse_chunk};
 use crate::decode::folded::add_folded;
+use crate::decode::otlp::{add_otlp, admit_otlp};
 use crate::decode::pprof::{ProfileContext, add_profile, parse_profile};
 use crate::decode::push::{add_push, admit_push};
 use crate::decode::types::ProfileHint;
 use crate::decode::{Batcher, DecodeError, DecodeResult};
 use crate::limits::Limits;
 use flarego_proto::agent::v1::Chunk;
+use flarego_proto::opentelemetry::proto::collector::profiles::v1development::ExportProfilesServiceRequest;
 use flarego_proto::push::v1::PushRequest;
 use flarego_storage::{Sequenced, SeriesKey, StackTable, TenantId, WriteBatch};
 use prost::Message;
@@ -57,6 +59,9 @@ pub enum Source {
     Push,
     /// An agent's window, a protobuf `agent.v1.Chunk` (`parts[0]`).
     AgentChunk,
+    /// An OTLP `ExportProfilesServiceRequest` (`v1development`), protobuf
+    /// (`parts[0]`).
+    Otlp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,6 +219,16 @@ impl IngestRecord {
                     DecodeError::BadRequest(format!("push request is not a valid PushRequest: {e}"))
                 })?;
                 add_push(&req, &self.tenant, self.received_ns, limits, &mut out)?;
+            }
+            Source::Otlp => {
+                let raw = part(0)?;
+                admit_otlp(raw, out.charge())?;
+                let req = ExportProfilesServiceRequest::decode(raw).map_err(|e| {
+                    DecodeError::BadRequest(format!(
+                        "OTLP profiles: the body is not a valid ExportProfilesServiceRequest: {e}"
+                    ))
+                })?;
+                add_otlp(&req, &self.tenant, self.received_ns, limits, &mut out)?;
             }
             // Read whole above, with its own numbering.
             Source::AgentChunk => {

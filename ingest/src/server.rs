@@ -119,6 +119,7 @@ pub fn router(
         .route("/ingest", post(routes::legacy_ingest::ingest))
         .route("/push.v1.PusherService/Push", post(routes::push::push))
         .route("/api/v1/ingest", post(routes::api_ingest::ingest))
+        .route("/v1development/profiles", post(routes::otlp::export))
         .route("/api/v1/query", post(routes::query::query))
         .merge(routes::read::routes())
         .merge(routes::pyroscope::routes())
@@ -220,6 +221,7 @@ pub async fn start(mut config: ServerConfig) -> Result<RunningServer> {
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .add_service(crate::grpc::service(state.clone()))
         .add_service(crate::grpc::query::service(state.clone()))
+        .add_service(crate::grpc::otlp::service(state.clone()))
         .serve_with_incoming(tokio_stream_of(grpc_conns));
     let serve = tokio::spawn(async move {
         tokio::select! {

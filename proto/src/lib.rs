@@ -17,6 +17,8 @@
 //!   ignored).
 //! - [`agent::v1`]: the chunks agents send per window, and their acks.
 //! - [`flarego::query::v1`]: the read API over gRPC (`QueryService`).
+//! - [`opentelemetry::proto`]: OTLP profiles (`v1development`, as
+//!   published in opentelemetry-proto v1.9.0) and the export service.
 
 /// `perftools.*` packages.
 pub mod perftools {
@@ -77,6 +79,66 @@ pub mod flarego {
         /// The read API over gRPC (`flarego.query.v1.QueryService`).
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/flarego.query.v1.rs"));
+        }
+    }
+}
+
+/// OpenTelemetry's OTLP messages (`opentelemetry.proto.*`), as far as
+/// profiles need them (opentelemetry-proto v1.9.0), with their protobuf
+/// JSON mapping.
+pub mod opentelemetry {
+    pub mod proto {
+        pub mod common {
+            pub mod v1 {
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/opentelemetry.proto.common.v1.rs"
+                ));
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/opentelemetry.proto.common.v1.serde.rs"
+                ));
+            }
+        }
+        pub mod resource {
+            pub mod v1 {
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/opentelemetry.proto.resource.v1.rs"
+                ));
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/opentelemetry.proto.resource.v1.serde.rs"
+                ));
+            }
+        }
+        pub mod profiles {
+            /// Profiles (`v1development`).
+            pub mod v1development {
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/opentelemetry.proto.profiles.v1development.rs"
+                ));
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/opentelemetry.proto.profiles.v1development.serde.rs"
+                ));
+            }
+        }
+        pub mod collector {
+            pub mod profiles {
+                /// `ProfilesService/Export` (`v1development`).
+                pub mod v1development {
+                    include!(concat!(
+                        env!("OUT_DIR"),
+                        "/opentelemetry.proto.collector.profiles.v1development.rs"
+                    ));
+                    include!(concat!(
+                        env!("OUT_DIR"),
+                        "/opentelemetry.proto.collector.profiles.v1development.serde.rs"
+                    ));
+                }
+            }
         }
     }
 }

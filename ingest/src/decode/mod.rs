@@ -19,6 +19,7 @@ pub mod folded;
 pub mod gzip;
 pub mod import;
 pub mod labels;
+pub mod otlp;
 pub mod pprof;
 pub mod pprof_scan;
 pub mod push;

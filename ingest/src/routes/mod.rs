@@ -8,6 +8,7 @@ pub mod connect;
 pub mod health;
 pub mod legacy_ingest;
 pub mod metrics;
+pub mod otlp;
 pub mod push;
 pub mod pyroscope;
 pub mod query;

@@ -23,6 +23,7 @@ mod levels;
 mod live;
 mod migration;
 mod object_store;
+mod otlp;
 mod outage;
 mod perf_sampler;
 mod pyroscope_api;
