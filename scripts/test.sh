@@ -5,7 +5,8 @@
 # browser sends them), util-linux's prlimit (a server out of file
 # descriptors), the Python modules duckdb (the open-files check) and
 # jsonschema (the .fgo schema check), moto[server] (a real S3-compatible
-# server for the object-store tests), Node.js and Debian's chromium (the
+# server for the object-store tests), adbc-driver-flightsql with pyarrow
+# (ADBC's Flight SQL client), Node.js and Debian's chromium (the
 # web UI is rebuilt and checked against the committed bundle, then
 # driven in a headless browser) and the UI's npm packages from
 # ui/package-lock.json. Safe to run again.
@@ -35,6 +36,10 @@ for module in duckdb jsonschema; do
     python3 -m pip install --quiet "$module"
   fi
 done
+if ! python3 -c "import adbc_driver_flightsql, adbc_driver_manager, pyarrow" >/dev/null 2>&1; then
+  echo "installing adbc-driver-flightsql (pip)"
+  python3 -m pip install --quiet "adbc-driver-flightsql==1.13.0" "adbc-driver-manager==1.13.0" pyarrow
+fi
 if ! command -v moto_server >/dev/null 2>&1; then
   echo "installing moto[server] (pip)"
   python3 -m pip install --quiet "moto[server]"

@@ -222,6 +222,7 @@ pub async fn start(mut config: ServerConfig) -> Result<RunningServer> {
         .add_service(crate::grpc::service(state.clone()))
         .add_service(crate::grpc::query::service(state.clone()))
         .add_service(crate::grpc::otlp::service(state.clone()))
+        .add_service(crate::grpc::flight_sql::service(state.clone()))
         .serve_with_incoming(tokio_stream_of(grpc_conns));
     let serve = tokio::spawn(async move {
         tokio::select! {

@@ -23,6 +23,7 @@
 //! timelines, browsing, exports) is in [`read`]; stored `.fgo` snapshots
 //! in [`snapshots`]; Pyroscope's read API's terms in [`pyroscope`].
 
+pub mod catalog;
 pub mod error;
 pub mod late_frames;
 pub mod output;

@@ -1,7 +1,8 @@
 //! The gRPC services: the one agents stream to
 //! (`agent.v1.AgentIngest/Stream`, here), the read API
-//! (`flarego.query.v1.QueryService`, [`query`]) and OTLP profiles
-//! (`ProfilesService/Export`, [`otlp`]).
+//! (`flarego.query.v1.QueryService`, [`query`]), Arrow Flight SQL
+//! ([`flight_sql`]) and OTLP profiles (`ProfilesService/Export`,
+//! [`otlp`]).
 //!
 //! Each inbound chunk, as the bytes that came ([`raw`]), goes through
 //! [`crate::agent_chunks::receive`] in the order it arrives, and its `Ack`
@@ -10,6 +11,7 @@
 //! agent offers it. The tenant is the `x-scope-orgid` metadata entry, as
 //! on HTTP.
 
+pub mod flight_sql;
 pub mod otlp;
 pub mod query;
 pub mod raw;

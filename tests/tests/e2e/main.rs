@@ -12,6 +12,7 @@ mod crash;
 mod duckdb;
 mod durability;
 mod export_import;
+mod flight_sql;
 mod full_disk;
 mod fuzz;
 mod go_profiles;
