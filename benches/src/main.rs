@@ -26,6 +26,9 @@
 //!   process: achieved rate, jitter, CPU cost.
 //! - `auth`: small queries and ingests per second with auth off, HS256
 //!   and RS256 tokens.
+//! - `clients`: Pyroscope's `SelectMergeStacktraces` against
+//!   `/api/v1/flamegraph`, Flight SQL (ADBC) against `/api/v1/query`
+//!   JSON, OTLP profiles ingest against pprof ingest.
 //!
 //! Build with `cargo build --release -p flarego -p flarego-benches`.
 
@@ -33,6 +36,7 @@ mod ack_latency;
 mod agent_overhead;
 mod alerts;
 mod auth;
+mod clients;
 mod decode;
 mod density;
 mod ingest;
@@ -185,6 +189,22 @@ enum Cmd {
         #[arg(long, default_value_t = 8)]
         clients: usize,
     },
+    /// The standard clients' paths against FlareGo's own.
+    Clients {
+        /// Hours of the synthetic service to read.
+        #[arg(long, default_value_t = 24)]
+        hours: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Seconds of ingest load per protocol.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Rows Flight SQL streams (JSON reads a tenth).
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: usize,
+    },
     /// Flame-graph aggregation over N rows against DuckDB.
     Query {
         #[arg(long, default_value_t = 10_000_000)]
@@ -254,6 +274,13 @@ fn main() -> anyhow::Result<()> {
                 runs,
                 clients,
             } => read::run(hours, runs, clients).await,
+            Cmd::Clients {
+                hours,
+                runs,
+                clients,
+                seconds,
+                rows,
+            } => clients::run(hours, runs, clients, seconds, rows).await,
             Cmd::Query {
                 rows,
                 runs,

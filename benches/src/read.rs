@@ -60,7 +60,7 @@ fn now_s() -> i64 {
 }
 
 /// Posts every body (`(query string, body)`) with `clients` at once.
-async fn post_all(
+pub(crate) async fn post_all(
     client: &reqwest::Client,
     url: &str,
     bodies: Vec<(String, Vec<u8>)>,
@@ -102,7 +102,7 @@ async fn post_all(
 }
 
 /// Best and median seconds of `runs` GETs of `path`, and the body size.
-async fn time_get(
+pub(crate) async fn time_get(
     client: &reqwest::Client,
     url: &str,
     path: &str,
@@ -127,7 +127,7 @@ async fn time_get(
     Ok((secs[0], secs[secs.len() / 2], size))
 }
 
-fn ms(s: f64) -> String {
+pub(crate) fn ms(s: f64) -> String {
     format!("{:.1} ms", s * 1000.0)
 }
 
