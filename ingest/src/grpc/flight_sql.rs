@@ -99,6 +99,15 @@ fn hydrated(schema: &Schema) -> Schema {
     Schema::new_with_metadata(fields, schema.metadata().clone())
 }
 
+/// A metadata answer: one built batch.
+fn one_batch(
+    schema: arrow::datatypes::SchemaRef,
+    batch: Result<arrow::record_batch::RecordBatch, impl std::fmt::Display>,
+) -> Result<Response<DoGetStream>, Status> {
+    let batch = batch.map_err(|e| Status::internal(e.to_string()))?;
+    Ok(batch_stream(schema, vec![batch]))
+}
+
 fn sql_of(handle: &[u8]) -> Result<String, Status> {
     String::from_utf8(handle.to_vec())
         .map_err(|_| Status::invalid_argument("the statement handle is not a FlareGo handle"))
@@ -156,6 +165,18 @@ impl FlightSql {
             .with_endpoint(endpoint)
             .with_descriptor(descriptor);
         Ok(Response::new(info))
+    }
+
+    /// The FlightInfo of a metadata command (its ticket is the command),
+    /// for a caller who may read.
+    fn metadata_info(
+        &self,
+        request: Request<FlightDescriptor>,
+        schema: &Schema,
+        command: arrow_flight::sql::Any,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.authorize(&request)?;
+        Self::info(schema, command.encode_to_vec(), request.into_inner())
     }
 
     /// Checks the caller may read, for the metadata calls.
@@ -309,13 +330,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(&request)?;
         let schema = query.into_builder().schema();
-        Self::info(
-            &schema,
-            query.as_any().encode_to_vec(),
-            request.into_inner(),
-        )
+        self.metadata_info(request, &schema, query.as_any())
     }
 
     async fn do_get_catalogs(
@@ -331,9 +347,7 @@ impl FlightSqlService for FlightSql {
                 b.append(t.catalog.clone());
             }
         }
-        let schema = b.schema();
-        let batch = b.build().map_err(|e| Status::internal(e.to_string()))?;
-        Ok(batch_stream(schema, vec![batch]))
+        one_batch(b.schema(), b.build())
     }
 
     async fn get_flight_info_schemas(
@@ -341,13 +355,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetDbSchemas,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(&request)?;
         let schema = query.clone().into_builder().schema();
-        Self::info(
-            &schema,
-            query.as_any().encode_to_vec(),
-            request.into_inner(),
-        )
+        self.metadata_info(request, &schema, query.as_any())
     }
 
     async fn do_get_schemas(
@@ -363,9 +372,7 @@ impl FlightSqlService for FlightSql {
                 b.append(&t.catalog, &t.schema);
             }
         }
-        let schema = b.schema();
-        let batch = b.build().map_err(|e| Status::internal(e.to_string()))?;
-        Ok(batch_stream(schema, vec![batch]))
+        one_batch(b.schema(), b.build())
     }
 
     async fn get_flight_info_tables(
@@ -373,13 +380,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetTables,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(&request)?;
         let schema = query.clone().into_builder().schema();
-        Self::info(
-            &schema,
-            query.as_any().encode_to_vec(),
-            request.into_inner(),
-        )
+        self.metadata_info(request, &schema, query.as_any())
     }
 
     async fn do_get_tables(
@@ -393,9 +395,7 @@ impl FlightSqlService for FlightSql {
             b.append(&t.catalog, &t.schema, &t.name, "TABLE", &t.columns)
                 .map_err(|e| Status::internal(e.to_string()))?;
         }
-        let schema = b.schema();
-        let batch = b.build().map_err(|e| Status::internal(e.to_string()))?;
-        Ok(batch_stream(schema, vec![batch]))
+        one_batch(b.schema(), b.build())
     }
 
     async fn get_flight_info_sql_info(
@@ -403,13 +403,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetSqlInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(&request)?;
         let schema = query.clone().into_builder(sql_info()).schema();
-        Self::info(
-            &schema,
-            query.as_any().encode_to_vec(),
-            request.into_inner(),
-        )
+        self.metadata_info(request, &schema, query.as_any())
     }
 
     async fn do_get_sql_info(
@@ -419,9 +414,7 @@ impl FlightSqlService for FlightSql {
     ) -> Result<Response<DoGetStream>, Status> {
         self.authorize(&request)?;
         let b = query.into_builder(sql_info());
-        let schema = b.schema();
-        let batch = b.build().map_err(|e| Status::internal(e.to_string()))?;
-        Ok(batch_stream(schema, vec![batch]))
+        one_batch(b.schema(), b.build())
     }
 
     async fn do_put_statement_update(

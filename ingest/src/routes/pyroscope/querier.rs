@@ -115,77 +115,39 @@ pub async fn series(State(state): State<SharedState>, headers: HeaderMap, body: 
     .await
 }
 
-pub async fn select_merge_stacktraces(
-    State(state): State<SharedState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    unary(
-        &state,
-        &headers,
-        body,
-        |q, scope, r: q::SelectMergeStacktracesRequest| async move {
-            q.select_merge_stacktraces(scope, &r).await
-        },
-    )
-    .await
+/// A handler answering with `QueryEngine::$method(scope, &request)`.
+macro_rules! select_handler {
+    ($name:ident, $request:ty, $method:ident) => {
+        pub async fn $name(
+            State(state): State<SharedState>,
+            headers: HeaderMap,
+            body: Body,
+        ) -> Response {
+            unary(&state, &headers, body, |q, scope, r: $request| async move {
+                q.$method(scope, &r).await
+            })
+            .await
+        }
+    };
 }
 
-pub async fn select_merge_span_profile(
-    State(state): State<SharedState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    unary(
-        &state,
-        &headers,
-        body,
-        |q, scope, r: q::SelectMergeSpanProfileRequest| async move {
-            q.select_merge_span_profile(scope, &r).await
-        },
-    )
-    .await
-}
-
-pub async fn select_merge_profile(
-    State(state): State<SharedState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    unary(
-        &state,
-        &headers,
-        body,
-        |q, scope, r: q::SelectMergeProfileRequest| async move {
-            q.select_merge_profile(scope, &r).await
-        },
-    )
-    .await
-}
-
-pub async fn select_series(
-    State(state): State<SharedState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    unary(
-        &state,
-        &headers,
-        body,
-        |q, scope, r: q::SelectSeriesRequest| async move { q.select_series(scope, &r).await },
-    )
-    .await
-}
-
-pub async fn diff(State(state): State<SharedState>, headers: HeaderMap, body: Body) -> Response {
-    unary(
-        &state,
-        &headers,
-        body,
-        |q, scope, r: q::DiffRequest| async move { q.pyroscope_diff(scope, &r).await },
-    )
-    .await
-}
+select_handler!(
+    select_merge_stacktraces,
+    q::SelectMergeStacktracesRequest,
+    select_merge_stacktraces
+);
+select_handler!(
+    select_merge_span_profile,
+    q::SelectMergeSpanProfileRequest,
+    select_merge_span_profile
+);
+select_handler!(
+    select_merge_profile,
+    q::SelectMergeProfileRequest,
+    select_merge_profile
+);
+select_handler!(select_series, q::SelectSeriesRequest, select_series);
+select_handler!(diff, q::DiffRequest, pyroscope_diff);
 
 /// `settings.v1.SettingsService/Get`: no stored settings (clients use
 /// their defaults).
