@@ -1,5 +1,6 @@
 //! Arrow Flight SQL through ADBC's Flight SQL driver (Python
-//! `adbc-driver-flightsql`, as notebooks and BI tools use it): the same
+//! `adbc-driver-flightsql`, as notebooks and BI tools use it) and
+//! `pyarrow.flight` (handshake, GetFlightInfo, DoGet by hand): the same
 //! rows as `/api/v1/query` for the same token, only the token's tenant,
 //! catalog browsing and server info, basic-auth handshake, and refusals
 //! with the right status (a writing statement, an expired token).
@@ -44,6 +45,30 @@ with connect(username="flarego", password=token) as conn:
     cur = conn.cursor()
     cur.execute(sql)
     out["handshake_rows"] = [list(r) for r in cur.fetchall()]
+# pyarrow.flight, speaking Flight SQL by hand: a CommandStatementQuery
+# packed in an Any as the descriptor, the ticket back to DoGet.
+import pyarrow.flight as fl
+def field(number, payload):
+    key, n, out = (number << 3) | 2, len(payload), b""
+    head = bytes([key])
+    while True:
+        b, n = n & 0x7F, n >> 7
+        head += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return head + payload
+command = field(1, b"type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery") + field(2, field(1, sql.encode()))
+client = fl.FlightClient(uri)
+bearer = client.authenticate_basic_token(b"flarego", token.encode())
+options = fl.FlightCallOptions(headers=[bearer])
+info = client.get_flight_info(fl.FlightDescriptor.for_command(command), options)
+table = client.do_get(info.endpoints[0].ticket, options).read_all()
+out["pyarrow_rows"] = [list(r.values()) for r in table.to_pylist()]
+unknown = field(1, b"type.googleapis.com/arrow.flight.protocol.sql.CommandNoSuchThing") + field(2, b"")
+try:
+    client.get_flight_info(fl.FlightDescriptor.for_command(unknown), options)
+    out["unknown"] = "accepted"
+except Exception as e:
+    out["unknown"] = type(e).__name__ + ": " + str(e)
 try:
     with connect(**{"adbc.flight.sql.authorization_header": "Bearer " + expired}) as conn:
         cur = conn.cursor()
@@ -128,6 +153,7 @@ async fn adbc_reads_what_the_query_api_reads_within_the_tokens_tenant() {
     );
     assert_eq!(got["prepared"], got["rows"]);
     assert_eq!(got["handshake_rows"], got["rows"]);
+    assert_eq!(got["pyarrow_rows"], got["rows"]);
     let tables = &got["tables"];
     assert!(
         tables["profiles"]
@@ -142,6 +168,11 @@ async fn adbc_reads_what_the_query_api_reads_within_the_tokens_tenant() {
     assert!(
         write.contains("INVALID_ARGUMENT") && write.contains("only read-only queries are allowed"),
         "{write}"
+    );
+    let unknown = got["unknown"].as_str().unwrap();
+    assert!(
+        unknown.contains("unimplemented") && unknown.contains("CommandNoSuchThing"),
+        "{unknown}"
     );
     let exp = got["expired"].as_str().unwrap();
     assert!(exp.contains("UNAUTHENTICATED"), "{exp}");
