@@ -252,10 +252,12 @@ pub async fn run(
         t.elapsed().as_secs_f64()
     );
     let r = client
-        .post(format!("{url}/api/v1/admin/flush?merge=all"))
+        .post(format!("{url}/api/v1/admin/flush"))
         .send()
         .await?;
-    anyhow::ensure!(r.status().is_success(), "flush: {}", r.status());
+    let status = r.status();
+    let body = r.text().await?;
+    anyhow::ensure!(status.is_success(), "flush: {status} {body}");
 
     println!(
         "\n| range | `/api/v1/flamegraph` JSON, {MAX_NODES} nodes | `SelectMergeStacktraces` proto, {MAX_NODES} nodes | proto / JSON time |"
