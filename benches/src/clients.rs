@@ -5,7 +5,7 @@
 //!   synthetic service, 1 h and the whole range, both at 8,192 nodes;
 //! - Arrow Flight SQL to ADBC's Python driver (Arrow table) against
 //!   `/api/v1/query` JSON (body read whole, not parsed), rows per second
-//!   of `profiles` rows;
+//!   of `profiles` rows (the server's `--max-result-rows` raised for both);
 //! - OTLP profiles ingest (`/v1development/profiles`, protobuf) against
 //!   pprof ingest (`/ingest`) of the same samples, each on a fresh server
 //!   at default settings.
@@ -233,7 +233,10 @@ pub async fn run(
         .build()?;
 
     // Part 1 and 2: a day of data on one server.
-    let (child, url, grpc) = spawn_server(&tmp.path().join("data"), &["--delete-grace", "0s"])?;
+    let (child, url, grpc) = spawn_server(
+        &tmp.path().join("data"),
+        &["--delete-grace", "0s", "--max-result-rows", "100000000"],
+    )?;
     crate::procs::wait_ready(&client, &url).await?;
     let mut samples = 0usize;
     let bodies: Vec<(String, Vec<u8>)> = (0..shape.windows)
