@@ -56,6 +56,19 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Where a server's log goes: the file `FLAREGO_BENCH_SERVER_LOG` names
+/// (appended), else nowhere.
+fn server_log() -> anyhow::Result<Stdio> {
+    Ok(match std::env::var_os("FLAREGO_BENCH_SERVER_LOG") {
+        Some(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?
+            .into(),
+        None => Stdio::null(),
+    })
+}
+
 /// A running release server: `(child, http url, grpc url)`.
 pub fn spawn_server(data: &Path, extra: &[&str]) -> anyhow::Result<(KillOnDrop, String, String)> {
     spawn_server_bin(&crate::sibling_bin("flarego")?, data, extra)
@@ -82,7 +95,7 @@ pub fn spawn_server_bin(
             .arg(data)
             .env("FLAREGO_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(server_log()?)
             .spawn()?,
     );
     let stdout = child
