@@ -17,6 +17,7 @@
 //!   both hot and cold data.
 
 pub mod auth;
+pub mod connect;
 pub mod fuzz;
 pub mod goservice;
 pub mod gotool;

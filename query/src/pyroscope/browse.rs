@@ -9,7 +9,7 @@
 //! `__period_type__`, `__period_unit__`. Selectors match those labels
 //! exactly as written; several selectors select the union.
 
-use super::profile_types::pyroscope_type;
+use super::profile_types::{pyroscope_type, type_of_id};
 use crate::QueryEngine;
 use crate::read::ReadError;
 use crate::read::matchers::{Compiled, Matcher};
@@ -93,19 +93,7 @@ pub fn profile_types(series: &[PyroscopeLabels]) -> Vec<ProfileType> {
         .iter()
         .filter_map(|l| l.get("__profile_type__").map(String::as_str))
         .collect();
-    ids.into_iter()
-        .map(|id| {
-            let part = |i: usize| id.split(':').nth(i).unwrap_or_default().to_string();
-            ProfileType {
-                id: id.to_string(),
-                name: part(0),
-                sample_type: part(1),
-                sample_unit: part(2),
-                period_type: part(3),
-                period_unit: part(4),
-            }
-        })
-        .collect()
+    ids.into_iter().map(type_of_id).collect()
 }
 
 /// Label names, sorted.

@@ -44,7 +44,11 @@ pub fn pyroscope_id(profile_type: &str, unit: &str) -> String {
 
 /// The Pyroscope profile type of a FlareGo `profile_type`.
 pub fn pyroscope_type(profile_type: &str, unit: &str) -> ProfileType {
-    let id = pyroscope_id(profile_type, unit);
+    type_of_id(&pyroscope_id(profile_type, unit))
+}
+
+/// A profile type id split into its parts.
+pub fn type_of_id(id: &str) -> ProfileType {
     let part = |i: usize| id.split(':').nth(i).unwrap_or_default().to_string();
     ProfileType {
         name: part(0),
@@ -52,7 +56,7 @@ pub fn pyroscope_type(profile_type: &str, unit: &str) -> ProfileType {
         sample_unit: part(2),
         period_type: part(3),
         period_unit: part(4),
-        id,
+        id: id.to_string(),
     }
 }
 

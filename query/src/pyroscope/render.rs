@@ -8,7 +8,7 @@
 //! at least 15 s, and its samples are sums per step, zeros included.
 
 use super::levels::{flame_graph, flame_graph_diff};
-use super::profile_types::pyroscope_type;
+use super::profile_types::type_of_id;
 use super::request::{matchers, max_nodes, profile_type};
 use crate::QueryEngine;
 use crate::read::diff::diff_of;
@@ -141,7 +141,7 @@ pub fn parse_max_nodes(params: &BTreeMap<String, String>) -> Result<usize, ReadE
 }
 
 fn metadata(id: &str, format: &str) -> Metadata {
-    let t = pyroscope_type(&profile_type("query", id).unwrap_or_default(), "");
+    let t = type_of_id(id);
     let (units, sample_rate) = match t.sample_type.as_str() {
         "inuse_objects" | "alloc_objects" | "goroutine" | "samples" => ("objects".to_string(), 100),
         "cpu" => ("samples".to_string(), 1_000_000_000),
