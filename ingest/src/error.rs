@@ -107,8 +107,16 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %detail, "request failed");
         }
         let mut r = (self.status(), Json(json!({"error": self.public_message()}))).into_response();
-        let h = r.headers_mut();
-        match &self {
+        self.add_headers(r.headers_mut());
+        r
+    }
+}
+
+impl ApiError {
+    /// The headers the refusal implies: `Retry-After` for a rate limit or
+    /// a busy server, `WWW-Authenticate` for a missing token.
+    pub fn add_headers(&self, h: &mut axum::http::HeaderMap) {
+        match self {
             ApiError::RateLimited {
                 retry_after_secs, ..
             }
@@ -125,7 +133,6 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        r
     }
 }
 

@@ -167,16 +167,7 @@ pub fn error(e: ApiError) -> Response {
         Json(json!({"code": code, "message": e.public_message()})),
     )
         .into_response();
-    if let ApiError::RateLimited {
-        retry_after_secs, ..
-    }
-    | ApiError::Unavailable {
-        retry_after_secs, ..
-    } = &e
-    {
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, (*retry_after_secs).into());
-    }
+    e.add_headers(r.headers_mut());
     r
 }
 

@@ -13,7 +13,7 @@ use crate::record::{IngestRecord, Source};
 use crate::state::SharedState;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use flarego_proto::opentelemetry::proto::collector::profiles::v1development::{
     ExportProfilesServiceRequest, ExportProfilesServiceResponse,
@@ -189,19 +189,6 @@ fn error(e: ApiError, encoding: Encoding) -> Response {
         body,
     )
         .into_response();
-    if let ApiError::RateLimited {
-        retry_after_secs, ..
-    }
-    | ApiError::Unavailable {
-        retry_after_secs, ..
-    } = &e
-    {
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, (*retry_after_secs).into());
-    }
-    if r.status() == StatusCode::UNAUTHORIZED {
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
+    e.add_headers(r.headers_mut());
     r
 }
